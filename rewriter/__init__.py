@@ -1,0 +1,3 @@
+"""rewriter: find what makes an article unfit to publish and propose sourced, minimal fixes."""
+
+__version__ = "0.1.0"

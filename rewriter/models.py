@@ -1,0 +1,146 @@
+"""Plain data passed between stages.
+
+Offsets are character offsets into the decoded text of an article with any
+BOM removed, so that ``text[start:end] == finding.text`` always holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# Kinds a detector or the claims stage can produce.
+PLACEHOLDER = "placeholder"
+DANGLING_CITATION = "dangling_citation"
+ARTIFACT = "artifact"
+BOILERPLATE = "boilerplate"
+BROKEN_TABLE = "broken_table"
+CLAIM = "claim"
+
+KINDS = (PLACEHOLDER, DANGLING_CITATION, ARTIFACT, BOILERPLATE, BROKEN_TABLE, CLAIM)
+# Kinds that make `rewriter check` fail: the article is not finished.
+BLOCKING_KINDS = frozenset({PLACEHOLDER, DANGLING_CITATION, ARTIFACT})
+# Kinds whose span may be deleted outright.
+DELETABLE_KINDS = frozenset({BOILERPLATE, ARTIFACT})
+
+
+def finding_id(kind: str, start: int, end: int, text: str) -> str:
+    """A stable id: the same finding in the same place always gets the same id."""
+    digest = hashlib.sha256(f"{kind}\x00{start}\x00{end}\x00{text}".encode("utf-8")).hexdigest()
+    return f"{kind[:2]}-{digest[:10]}"
+
+
+def line_col(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of a character offset (CRLF counts as one line break)."""
+    line = text.count("\n", 0, offset) + 1
+    line_start = text.rfind("\n", 0, offset) + 1
+    return line, offset - line_start + 1
+
+
+@dataclass(frozen=True)
+class Finding:
+    id: str
+    kind: str
+    subtype: str
+    start: int
+    end: int
+    line: int
+    column: int
+    text: str
+    message: str
+    payload: dict[str, Any] | None = None
+
+    @classmethod
+    def at(cls, text: str, start: int, end: int, kind: str, subtype: str, message: str,
+           payload: dict[str, Any] | None = None) -> "Finding":
+        """Build a finding for ``text[start:end]``, computing id, line and column."""
+        span = text[start:end]
+        line, column = line_col(text, start)
+        return cls(finding_id(kind, start, end, span), kind, subtype, start, end, line, column,
+                   span, message, payload)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Finding":
+        return cls(**{k: data.get(k) for k in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class Reference:
+    """An entry of the article's reference list (``[1] https://...`` or ``[^1]: ...``)."""
+    label: str
+    text: str
+    url: str | None
+    start: int
+    end: int
+    line: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Source:
+    """A source a proposal rests on, and what the grounding check found."""
+    url: str
+    title: str = ""
+    publisher: str = ""
+    date: str = ""
+    quote: str = ""
+    # verified | not_found | unreachable | unchecked
+    status: str = "unchecked"
+    reason: str = ""
+    # Where the quote was found: {"evidence": path or url, "start": int, "end": int, "score": float}
+    location: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Source":
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+# Proposal actions, as the model states them.
+REPLACE, DELETE, KEEP, NEEDS_HUMAN = "replace", "delete", "keep", "needs_human"
+ACTIONS = (REPLACE, DELETE, KEEP, NEEDS_HUMAN)
+# Proposal statuses, after verification.
+VERIFIED, NEEDS_REVIEW, FAILED = "verified", "needs_review", "failed"
+STATUSES = (VERIFIED, NEEDS_REVIEW, NEEDS_HUMAN, KEEP, FAILED)
+
+
+@dataclass
+class Proposal:
+    """What to do with one finding's span. Only ``replace`` and ``delete`` change text."""
+    id: str                 # stable change id, derived from the finding id
+    finding_id: str
+    action: str
+    replacement: str        # the new text for exactly the finding's span ("" for delete)
+    rationale: str = ""
+    confidence: float = 0.0
+    sources: list[Source] = field(default_factory=list)
+    status: str = NEEDS_REVIEW
+    status_reason: str = ""
+    error: str | None = None
+
+    @property
+    def changes_text(self) -> bool:
+        return self.action in (REPLACE, DELETE) and self.status != FAILED
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["sources"] = [s.to_dict() for s in self.sources]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Proposal":
+        fields = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        fields["sources"] = [Source.from_dict(s) for s in data.get("sources", [])]
+        return cls(**fields)
+
+
+def change_id(finding_id_: str) -> str:
+    return "ch-" + finding_id_.split("-", 1)[-1]
