@@ -1,0 +1,59 @@
+"""The project's plain files: JSON Schemas in ``schemas/`` and prompt templates in ``prompts/``."""
+
+from __future__ import annotations
+
+import functools
+import json
+import string
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMAS = ROOT / "schemas"
+PROMPTS = ROOT / "prompts"
+
+
+@functools.cache
+def load_schema(name: str) -> dict[str, Any]:
+    """``schemas/<name>.json`` as a dict (cached; treat it as read-only)."""
+    return json.loads((SCHEMAS / f"{name}.json").read_text(encoding="utf-8"))
+
+
+@functools.cache
+def _validator(name: str) -> jsonschema.protocols.Validator:
+    schema = load_schema(name)
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+def schema_errors(instance: Any, name: str, limit: int = 10) -> list[str]:
+    """Validation errors of ``instance`` against ``schemas/<name>.json``, each with its JSON path."""
+    errors = sorted(_validator(name).iter_errors(instance), key=lambda e: list(e.absolute_path))
+    return [f"at {e.json_path}: {e.message}" for e in errors[:limit]]
+
+
+def validate(instance: Any, name: str) -> None:
+    """Raise ``jsonschema.ValidationError`` if ``instance`` does not match the schema."""
+    _validator(name).validate(instance)
+
+
+class Template(string.Template):
+    """``$name`` placeholders; a missing variable is an error, never an empty string."""
+
+
+@functools.cache
+def _template(name: str) -> Template:
+    return Template((PROMPTS / f"{name}.txt").read_text(encoding="utf-8"))
+
+
+def render_prompt(name: str, **variables: Any) -> str:
+    """Fill ``prompts/<name>.txt``; raises KeyError naming any variable not given."""
+    template = _template(name)
+    missing = sorted({m.group("named") or m.group("braced") for m in template.pattern.finditer(template.template)
+                      if (m.group("named") or m.group("braced"))} - variables.keys())
+    if missing:
+        raise KeyError(f"prompt {name!r} needs variable(s) {', '.join(missing)}")
+    return template.substitute(variables)
