@@ -1,0 +1,171 @@
+"""One article through the whole pipeline: detect → claims → evidence → corrections → verify → emit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import __version__, claims, corrections, detect, emit, evidence, verify
+from .loader import Article, atomic_write_text, load
+from .models import Finding, Proposal
+from .resources import validate
+from .settings import Settings
+from .text import chunks, language, stated_date
+
+# Articles up to this many words go to the model in one piece: two requests in all.
+MAX_CHUNK_WORDS = 3000
+
+
+@dataclass
+class RunOptions:
+    out_root: Path = Path("out")
+    sources_dir: Path | None = None
+    fetch: bool = False
+    encoding: str = "utf-8"
+    today: dt.date | None = None
+
+
+@dataclass
+class RunResult:
+    report: dict[str, Any]
+    out_dir: Path
+    files: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def statuses(self) -> Counter:
+        return Counter(p["status"] for p in self.report["proposals"])
+
+
+class _Stages:
+    """Wall time per stage, for the report."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - start, 4)
+
+
+def repo_relative(path: Path) -> str:
+    """The article's path as git sees it from the enclosing repository's root (or as given)."""
+    absolute = path.resolve()
+    for parent in absolute.parents:
+        if (parent / ".git").exists():
+            return absolute.relative_to(parent).as_posix()
+    return path.as_posix()
+
+
+def run_article(path: str | Path, settings: Settings, options: RunOptions | None = None,
+                llm=None) -> RunResult:
+    """Run every stage on one article and write ``out/<stem>/``. ``llm`` may be shared (batch)."""
+    options = options or RunOptions()
+    article = load(path, options.encoding)
+    stage = _Stages()
+    text = article.text
+
+    with stage("detect"):
+        detection = detect.detect(text)
+    findings: list[Finding] = list(detection.findings)
+    ctx = claims.ArticleContext(today=(options.today or dt.date.today()).isoformat(),
+                                language=language(text), date=stated_date(text))
+    out_dir = options.out_root / article.stem
+    calls: list = []
+    errors: list[dict[str, str]] = []
+    claim_findings: list[Finding] = []
+    online = settings.model_enabled
+
+    if online and llm is None:
+        from .client import build_client
+        llm = build_client(settings)
+
+    spans = chunks(text, MAX_CHUNK_WORDS)
+    if online:
+        with stage("claims"):
+            taken = [(f.start, f.end) for f in findings]
+            for chunk in spans:
+                result = claims.find_claims(llm, text, chunk, ctx, taken)
+                calls += result.calls
+                claim_findings += result.claims
+                taken += [(c.start, c.end) for c in result.claims]
+                if result.error:
+                    errors.append({"stage": "claims", "message": result.error})
+
+    with stage("evidence"):
+        gathered = evidence.gather(text, detection.references, sources_dir=options.sources_dir,
+                                   fetch=options.fetch and not settings.offline, settings=settings,
+                                   evidence_dir=out_dir / "evidence")
+
+    everything = sorted(findings + claim_findings, key=lambda f: f.start)
+    proposals: list[Proposal] = []
+    with stage("corrections"):
+        if online:
+            for chunk in spans:
+                in_chunk = [f for f in everything if chunk[0] <= f.start < chunk[1]]
+                result = corrections.propose(llm, text, chunk, in_chunk, ctx, gathered)
+                calls += result.calls
+                proposals += result.proposals
+                if result.error:
+                    errors.append({"stage": "corrections", "message": result.error})
+        else:
+            proposals = corrections.offline_proposals(everything)
+
+    by_id = {f.id: f for f in everything}
+    with stage("verify"):
+        proposals = verify.verify(text, by_id, proposals, gathered)
+
+    with stage("emit"):
+        files = emit.write_outputs(out_dir, article, by_id, proposals, repo_path=repo_relative(article.path))
+    report = build_report(article, ctx, settings, findings, claim_findings, detection.references,
+                          gathered, proposals, errors, calls, stage.seconds, online)
+    validate(report, "report")
+    files["report"] = out_dir / "report.json"
+    atomic_write_text(files["report"], json.dumps(report, ensure_ascii=False, indent=2) + "\n")
+    return RunResult(report=report, out_dir=out_dir, files=files)
+
+
+def usage_summary(calls: list, settings: Settings) -> dict[str, Any]:
+    made = [c for c in calls if not c.cached]
+    return {
+        "model": settings.model,
+        "base_url": settings.base_url,
+        "requests": len(made),
+        "prompt_tokens": sum(c.prompt_tokens for c in made),
+        "completion_tokens": sum(c.completion_tokens for c in made),
+        "cache_hits": sum(1 for c in calls if c.cached),
+        "calls": [c.to_dict() for c in calls],
+    }
+
+
+def build_report(article: Article, ctx, settings: Settings, findings, claim_findings, references,
+                 gathered, proposals, errors, calls, stages, online) -> dict[str, Any]:
+    usage = usage_summary(calls, settings)
+    usage["stages"] = dict(stages)
+    return {
+        "version": 1,
+        "tool": f"rewriter {__version__}",
+        "article": {
+            "path": article.path.as_posix(), "file": article.path.name, "stem": article.stem,
+            "sha256": article.sha256, "encoding": article.encoding, "bom": article.bom,
+            "language": ctx.language, "date": ctx.date,
+        },
+        "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "offline": not online,
+        "findings": [f.to_dict() for f in findings],
+        "claims": [c.to_dict() for c in claim_findings],
+        "references": [r.to_dict() for r in references],
+        "evidence": gathered.to_dict(),
+        "proposals": [p.to_dict() for p in proposals],
+        "errors": errors,
+        "usage": usage,
+    }

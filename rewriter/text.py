@@ -1,0 +1,90 @@
+"""Small text utilities shared by the model stages: sentences, language, chunks, dates."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# A sentence ends at . ! ? … (optionally followed by closing quotes/brackets) then whitespace,
+# or at a line break: headings and list items are sentences of their own.
+_SENTENCE_END = re.compile(r"""(?<=[.!?…])["»”’)\]]*[ \t]+(?=[^\s])|\r?\n+""")
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+_FR = frozenset("le la les des une est et dans pour que qui sur avec par du au aux ses son cette pas plus".split())
+_EN = frozenset("the and is are of to in for that with on by was were this it as at from has have".split())
+
+LANGUAGE_NAMES = {"fr": "French", "en": "English"}
+
+
+@dataclass(frozen=True)
+class Sentence:
+    number: int   # 1-based
+    start: int
+    end: int
+    text: str
+
+
+def sentences(text: str, offset: int = 0, first_number: int = 1) -> list[Sentence]:
+    """Split ``text`` into sentences with exact spans (``text[start-offset:end-offset] == s.text``)."""
+    result: list[Sentence] = []
+    pos = 0
+    for match in _SENTENCE_END.finditer(text):
+        _append(result, text, pos, match.start(), offset, first_number)
+        pos = match.end()
+    _append(result, text, pos, len(text), offset, first_number)
+    return result
+
+
+def _append(result: list[Sentence], text: str, start: int, end: int, offset: int, first: int) -> None:
+    chunk = text[start:end]
+    stripped = chunk.strip()
+    if not stripped:
+        return
+    lead = len(chunk) - len(chunk.lstrip())
+    s, e = start + lead, start + lead + len(stripped)
+    result.append(Sentence(first + len(result), s + offset, e + offset, text[s:e]))
+
+
+def language(text: str) -> str:
+    """'fr' or 'en', by counting common function words (good enough for choosing a prompt's language)."""
+    words = [w.lower() for w in _WORD.findall(text[:20000])]
+    fr = sum(w in _FR for w in words)
+    en = sum(w in _EN for w in words)
+    return "fr" if fr >= en else "en"
+
+
+def word_count(text: str) -> int:
+    return len(_WORD.findall(text))
+
+
+def chunks(text: str, max_words: int) -> list[tuple[int, int]]:
+    """Spans of consecutive paragraphs, each at most ``max_words`` words (a longer paragraph stands alone)."""
+    if word_count(text) <= max_words:
+        return [(0, len(text))]
+    spans: list[tuple[int, int]] = []
+    start = 0
+    words = 0
+    for match in re.finditer(r".*?(?:\r?\n|$)", text):
+        if match.start() == match.end():
+            break
+        n = word_count(match.group())
+        if words and words + n > max_words:
+            spans.append((start, match.start()))
+            start, words = match.start(), 0
+        words += n
+    spans.append((start, len(text)))
+    return spans
+
+
+_MONTHS = ("janvier|février|fevrier|mars|avril|mai|juin|juillet|août|aout|septembre|octobre|novembre|décembre|decembre|"
+           "january|february|march|april|may|june|july|august|september|october|november|december")
+_DATE_LINE = re.compile(
+    rf"^\s*(?:publi[ée]+\s+le|published(?:\s+on)?|mis à jour le|updated(?:\s+on)?|date\s*:)\s*"
+    rf"(\d{{1,2}}(?:er)?\s+(?:{_MONTHS})\s+\d{{4}}|(?:{_MONTHS})\s+\d{{1,2}},?\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}}|\d{{1,2}}/\d{{1,2}}/\d{{4}})",
+    re.IGNORECASE | re.MULTILINE)
+
+
+def stated_date(text: str) -> str | None:
+    """The publication date the article states about itself ("Publié le 3 mars 2024"), if any."""
+    match = _DATE_LINE.search(text[:5000])
+    return match.group(1) if match else None
