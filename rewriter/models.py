@@ -86,6 +86,8 @@ class Reference:
 class Source:
     """A source a proposal rests on, and what the grounding check found."""
     url: str
+    # Id of the evidence snippet or document the model cites ("E3#2"), "" when it cites a URL only.
+    evidence_id: str = ""
     title: str = ""
     publisher: str = ""
     date: str = ""
