@@ -45,6 +45,31 @@ def cache_options(fn):
     return fn
 
 
+def output_options(fn):
+    """Where results go and which evidence the pipeline may read, for `run` and `batch` alike."""
+    options = [
+        click.option("--offline", is_flag=True, help="Run only the stages that need no model."),
+        click.option("--out", "out_root", default="out", show_default=True, type=click.Path(file_okay=False),
+                     help="Folder for results: OUT/<stem>/ per article (and OUT/summary.json for batch)."),
+        click.option("--sources", "sources_dir", default=None, type=click.Path(exists=True, file_okay=False),
+                     help="Local library of .txt/.md/.html sources to cite [default: ./sources if present]."),
+        click.option("--fetch", is_flag=True,
+                     help="Download cited and proposed URLs to check quotes against them (off by default)."),
+        encoding_option,
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def run_options_from(out_root, sources_dir, fetch, encoding):
+    from pathlib import Path
+
+    from .pipeline import RunOptions
+    return RunOptions(out_root=Path(out_root), sources_dir=sources_dir and Path(sources_dir),
+                      fetch=fetch, encoding=encoding)
+
+
 def encoding_option(fn):
     return click.option("--encoding", default="utf-8", show_default=True,
                         help="Encoding of the articles, e.g. cp1252 for old Windows files.")(fn)
@@ -91,6 +116,93 @@ def cli():
 
     Nothing in articles/ changes until `apply`.
     """
+
+OFFLINE_HINT = ("Model stages skipped: set MISTRAL_API_KEY, or --base-url URL for a local server "
+                "(vLLM, Ollama, llama.cpp, LM Studio), to get corrections.")
+
+
+@cli.command()
+@click.argument("article", type=click.Path(exists=True, dir_okay=False))
+@output_options
+@model_options
+@cache_options
+@friendly_errors
+def run(article, offline, out_root, sources_dir, fetch, encoding, **options):
+    """Find problems in ARTICLE and propose sourced corrections, in OUT/<stem>/.
+
+    \b
+    Writes report.json, the rewritten article, changes.diff (for git apply),
+    <stem>.critic.md and review.md. ARTICLE itself is never modified:
+    review with `rewriter review OUT/<stem>`, then `rewriter apply OUT/<stem>`.
+    """
+    from .console import err, out, status
+    from .pipeline import run_article
+    from .tables import run_summary
+
+    settings = settings_from(options, offline=offline)
+    if not settings.model_enabled and not offline:
+        status(OFFLINE_HINT)
+    result = run_article(article, settings, run_options_from(out_root, sources_dir, fetch, encoding))
+    err.print(run_summary(result.report))
+    out(str(result.files["report"]))
+
+@cli.command()
+@click.argument("folder", default="articles", type=click.Path(exists=True, file_okay=False))
+@click.option("--concurrency", "-j", default=4, show_default=True, type=click.IntRange(1, 64),
+              help="Articles processed at once.")
+@click.option("--rps", "requests_per_second", default=0.0, show_default=True, type=click.FloatRange(0),
+              help="At most this many requests per second, all workers together (0: no limit).")
+@click.option("--tpm", "tokens_per_minute", default=0, show_default=True, type=click.IntRange(0),
+              help="At most this many tokens per minute, all workers together (0: no limit).")
+@output_options
+@model_options
+@cache_options
+@friendly_errors
+def batch(folder, concurrency, requests_per_second, tokens_per_minute, offline, out_root, sources_dir,
+          fetch, encoding, **options):
+    """Run every article in FOLDER (default articles/) through the whole pipeline.
+
+    \b
+    Results go to OUT/<stem>/ as with `rewriter run`, and OUT/summary.json.
+    One bad article never stops the others. Exit status: 0 all done,
+    1 some articles failed (listed), 2 usage error. Interrupted? Run it
+    again: finished requests come from the cache.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .batch import run_batch
+    from .console import err, out, status
+    from .loader import discover
+    from .tables import batch_summary
+
+    settings = settings_from(options, offline=offline, requests_per_second=requests_per_second,
+                             tokens_per_minute=tokens_per_minute)
+    if not settings.model_enabled and not offline:
+        status(OFFLINE_HINT)
+    run_options = run_options_from(out_root, sources_dir, fetch, encoding)
+    totals = {"requests": 0, "tokens": 0, "errors": 0}
+    progress = Progress(TextColumn("articles"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), console=err, transient=False)
+
+    def stats() -> str:
+        return f"requests {totals['requests']} · tokens {totals['tokens']} · errors {totals['errors']}"
+
+    with progress:
+        task = progress.add_task("batch", total=len(discover([folder])), stats=stats())
+
+        def on_done(outcome):
+            totals["requests"] += outcome.requests
+            totals["tokens"] += outcome.prompt_tokens + outcome.completion_tokens
+            totals["errors"] += 0 if outcome.ok else 1
+            progress.update(task, advance=1, stats=stats())
+
+        result = run_batch(folder, settings, run_options, concurrency=concurrency, on_done=on_done)
+    err.print(batch_summary(result))
+    out(str(run_options.out_root / "summary.json"))
+    if result.failed:
+        for outcome in result.failed:
+            status(f"failed: {outcome.error}")
+        raise SystemExit(1)
 
 
 def main():

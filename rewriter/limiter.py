@@ -1,0 +1,77 @@
+"""One rate limiter shared by every worker of a batch.
+
+Requests per second and tokens per minute are token buckets; a Retry-After
+seen by any worker pauses them all, so concurrency never turns into a storm
+of 429s.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+
+class RateLimiter:
+    def __init__(self, requests_per_second: float = 0.0, tokens_per_minute: int = 0, *,
+                 clock=time.monotonic) -> None:
+        self.requests_per_second = requests_per_second
+        self.tokens_per_minute = tokens_per_minute
+        self._clock = clock
+        self._cond = threading.Condition()
+        now = clock()
+        self._next_request = now
+        self._tokens = float(tokens_per_minute)
+        self._tokens_at = now
+        self._paused_until = now
+        self._estimates = threading.local()
+        self.pauses = 0
+        self.waited = 0.0
+
+    def _refill(self, now: float) -> None:
+        if self.tokens_per_minute:
+            rate = self.tokens_per_minute / 60.0
+            self._tokens = min(float(self.tokens_per_minute), self._tokens + (now - self._tokens_at) * rate)
+        self._tokens_at = now
+
+    def _delay(self, now: float, tokens: int) -> float:
+        """Seconds to wait before a request of ``tokens`` may go, 0 if it may go now."""
+        delay = max(0.0, self._paused_until - now)
+        if self.requests_per_second:
+            delay = max(delay, self._next_request - now)
+        if self.tokens_per_minute:
+            # A request larger than the whole budget waits for a full bucket, then goes.
+            need = min(tokens, self.tokens_per_minute)
+            if self._tokens < need:
+                delay = max(delay, (need - self._tokens) / (self.tokens_per_minute / 60.0))
+        return delay
+
+    def acquire(self, estimated_tokens: int = 0) -> None:
+        """Block until one request of about ``estimated_tokens`` tokens may be sent."""
+        with self._cond:
+            while True:
+                now = self._clock()
+                self._refill(now)
+                delay = self._delay(now, estimated_tokens)
+                if delay <= 0:
+                    break
+                self.waited += delay
+                self._cond.wait(delay)
+            if self.requests_per_second:
+                self._next_request = max(now, self._next_request) + 1.0 / self.requests_per_second
+            self._tokens -= estimated_tokens
+            self._estimates.value = estimated_tokens
+
+    def record(self, tokens: int) -> None:
+        """Charge what the request really cost, in place of this thread's estimate."""
+        with self._cond:
+            self._tokens -= tokens - getattr(self._estimates, "value", 0)
+            self._estimates.value = 0
+
+    def pause(self, seconds: float) -> None:
+        """The server asked us to wait (Retry-After): every worker waits that long."""
+        with self._cond:
+            until = self._clock() + seconds
+            if until > self._paused_until:
+                self._paused_until = until
+                self.pauses += 1
+            self._cond.notify_all()

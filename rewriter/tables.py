@@ -1,0 +1,49 @@
+"""Human summaries of reports, as rich tables on stderr."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from rich.table import Table
+
+from .models import KINDS, STATUSES
+
+
+def run_summary(report: dict[str, Any]) -> Table:
+    """Findings per kind, proposals per status, and what the model cost, for one article."""
+    table = Table(title=f"rewriter run — {report['article']['path']}", show_header=True)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    kinds = Counter(f["kind"] for f in report["findings"] + report["claims"])
+    for kind in KINDS:
+        if kinds[kind]:
+            table.add_row(f"finding: {kind}", str(kinds[kind]))
+    statuses = Counter(p["status"] for p in report["proposals"])
+    for status in STATUSES:
+        if statuses[status]:
+            table.add_row(f"proposal: {status}", str(statuses[status]))
+    usage = report["usage"]
+    table.add_row("requests", str(usage["requests"]))
+    table.add_row("tokens (prompt / completion)", f"{usage['prompt_tokens']} / {usage['completion_tokens']}")
+    table.add_row("cache hits", str(usage["cache_hits"]))
+    table.add_row("seconds", f"{sum(usage['stages'].values()):.2f}")
+    for error in report["errors"]:
+        table.add_row(f"[red]error ({error['stage']})[/red]", error["message"])
+    return table
+
+
+def batch_summary(result) -> Table:
+    """One row per article: findings, proposals per status, requests, and the error if any."""
+    table = Table(title="rewriter batch", show_header=True)
+    for name, justify in (("article", "left"), ("findings", "right"), ("proposals", "left"),
+                          ("requests", "right"), ("cached", "right"), ("error", "left")):
+        table.add_column(name, justify=justify)
+    for o in result.outcomes:
+        statuses = ", ".join(f"{n} {s}" for s, n in sorted(o.statuses.items()))
+        table.add_row(o.path, str(o.findings), statuses, str(o.requests), str(o.cache_hits),
+                      f"[red]{o.error}[/red]" if o.error else "")
+    totals = result.totals()
+    table.add_row(f"{len(result.outcomes)} articles", "", "", str(totals["requests"]),
+                  str(totals["cache_hits"]), f"{len(result.failed)} failed" if result.failed else "")
+    return table
