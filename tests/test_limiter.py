@@ -1,0 +1,85 @@
+"""The shared rate limiter, driven by a fake clock so no test sleeps for real."""
+
+from __future__ import annotations
+
+import threading
+
+from rewriter.limiter import RateLimiter
+
+
+class FakeClock:
+    """A clock that advances only when the limiter waits on its condition."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def limiter_with_fake_time(**kwargs) -> tuple[RateLimiter, FakeClock]:
+    clock = FakeClock()
+    limiter = RateLimiter(clock=clock, **kwargs)
+
+    def wait(timeout=None):  # the condition's wait: advance the fake clock instead of sleeping
+        clock.now += timeout or 0
+        return False
+
+    limiter._cond.wait = wait
+    return limiter, clock
+
+
+def test_requests_per_second_spaces_requests_evenly():
+    limiter, clock = limiter_with_fake_time(requests_per_second=4)
+    sent = []
+    for _ in range(5):
+        limiter.acquire()
+        sent.append(clock.now)
+    assert [round(b - a, 6) for a, b in zip(sent, sent[1:])] == [0.25] * 4
+
+
+def test_tokens_per_minute_waits_for_the_bucket_to_refill():
+    limiter, clock = limiter_with_fake_time(tokens_per_minute=6000)
+    limiter.acquire(6000)          # the whole budget
+    start = clock.now
+    limiter.acquire(1000)          # 1000 tokens refill in 10 s at 100 tokens/s
+    assert round(clock.now - start, 6) == 10.0
+
+
+def test_record_charges_the_real_cost_in_place_of_the_estimate():
+    limiter, clock = limiter_with_fake_time(tokens_per_minute=6000)
+    limiter.acquire(1000)
+    limiter.record(4000)           # the reply cost 3000 more than estimated
+    start = clock.now
+    limiter.acquire(3000)          # 2000 left; 1000 more need 10 s
+    assert round(clock.now - start, 6) == 10.0
+
+
+def test_a_request_larger_than_the_budget_still_goes_once_the_bucket_is_full():
+    limiter, clock = limiter_with_fake_time(tokens_per_minute=600)
+    start = clock.now
+    limiter.acquire(5000)
+    assert clock.now == start
+
+
+def test_pause_holds_every_worker_until_retry_after_has_passed():
+    limiter, clock = limiter_with_fake_time()
+    limiter.pause(3.0)
+    limiter.pause(1.0)             # a shorter pause never shortens a longer one
+    start = clock.now
+    limiter.acquire()
+    assert round(clock.now - start, 6) == 3.0
+    assert limiter.pauses == 1
+
+
+def test_real_threads_share_one_pause():
+    limiter = RateLimiter()
+    limiter.pause(0.2)
+    import time
+    start = time.monotonic()
+    threads = [threading.Thread(target=limiter.acquire) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(5)
+    assert time.monotonic() - start >= 0.19
