@@ -205,6 +205,28 @@ def batch(folder, concurrency, requests_per_second, tokens_per_minute, offline, 
         raise SystemExit(1)
 
 
+@cli.command()
+@model_options
+@cache_options
+@friendly_errors
+def doctor(**options):
+    """Check the model endpoint: reachable, key accepted, model listed, strict JSON schema honoured.
+
+    \b
+    Prints one verdict per check ("ok" or "FAIL" and why) and exits 1 if any
+    failed. The schema check makes one small request, never cached. The API
+    key itself is never printed.
+    """
+    from .client import diagnose
+    from .console import out
+
+    checks = diagnose(settings_from(options))
+    for check in checks:
+        out(f"{'ok' if check.ok else 'FAIL':<4}  {check.name:<11}  {check.detail}")
+    if not all(check.ok for check in checks):
+        raise SystemExit(1)
+
+
 def main():
     cli(prog_name="rewriter")
 

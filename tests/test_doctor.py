@@ -1,0 +1,84 @@
+"""`rewriter doctor` against the loopback fake: one verdict per check, exit 1 on any failure."""
+
+from __future__ import annotations
+
+import socket
+
+from click.testing import CliRunner
+
+from rewriter.cli import cli
+from tests.fake_llm import FakeLLM
+
+KEY = "sk-test-SECRET-123"
+
+
+def doctor(base_url, *args, key=KEY):
+    env = {"MISTRAL_API_KEY": key} if key else {}
+    return CliRunner().invoke(cli, ["doctor", "--base-url", base_url, "--model", "fake-model", *args], env=env)
+
+
+def verdicts(result):
+    return {line.split()[1]: line.split()[0] for line in result.stdout.splitlines()}
+
+
+def test_doctor_passes_against_a_working_server():
+    with FakeLLM(api_key=KEY) as fake:
+        fake.enqueue({"status": "ok", "count": 3})
+        result = doctor(fake.base_url)
+        body = fake.chat_requests[0]
+
+    assert result.exit_code == 0, result.output
+    assert verdicts(result) == {"reachable": "ok", "key": "ok", "model": "ok", "json_schema": "ok"}
+    assert body["response_format"]["json_schema"]["strict"] is True
+    assert KEY not in result.output
+
+
+def test_doctor_bypasses_the_cache(tmp_path):
+    with FakeLLM(api_key=KEY) as fake:
+        fake.enqueue({"status": "ok", "count": 3}, {"status": "ok", "count": 3})
+        assert doctor(fake.base_url, "--cache-dir", str(tmp_path / "c")).exit_code == 0
+        assert doctor(fake.base_url, "--cache-dir", str(tmp_path / "c")).exit_code == 0
+        assert len(fake.chat_requests) == 2
+    assert not (tmp_path / "c").exists()
+
+
+def test_doctor_fails_when_strict_schema_is_ignored():
+    with FakeLLM(api_key=KEY, ignore_schema=True) as fake:
+        result = doctor(fake.base_url)
+
+    assert result.exit_code == 1
+    assert verdicts(result)["json_schema"] == "FAIL"
+    line = next(line for line in result.stdout.splitlines() if "json_schema" in line)
+    assert "strict json_schema not honoured: at $:" in line and "fake_llm ignores response_format" in line
+    assert verdicts(result)["reachable"] == verdicts(result)["model"] == "ok"
+
+
+def test_doctor_reports_a_rejected_key_without_printing_it():
+    wrong = "sk-wrong-OTHER-999"
+    with FakeLLM(api_key=KEY) as fake:
+        result = doctor(fake.base_url, key=wrong)
+        requests = len(fake.requests)
+
+    assert result.exit_code == 1
+    line = next(line for line in result.stdout.splitlines() if line.split()[1] == "key")
+    assert line.startswith("FAIL") and "API key rejected by" in line and "$MISTRAL_API_KEY" in line
+    assert wrong not in result.output and KEY not in result.output
+    assert requests == 1  # no retry on 401, no schema request after it
+
+
+def test_doctor_reports_an_unlisted_model():
+    with FakeLLM(models=("other-model", "fake-model-2")) as fake:
+        result = doctor(fake.base_url, key=None)
+    assert result.exit_code == 1
+    line = next(line for line in result.stdout.splitlines() if line.split()[1] == "model")
+    assert line.startswith("FAIL") and "'fake-model' is not listed" in line and "other-model" in line
+
+
+def test_doctor_reports_an_unreachable_endpoint():
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    result = doctor(f"http://127.0.0.1:{port}/v1", "--timeout", "2")
+    assert result.exit_code == 1
+    assert set(verdicts(result).values()) == {"FAIL"}
+    assert f"cannot reach http://127.0.0.1:{port}/v1" in result.stdout
