@@ -1,0 +1,370 @@
+"""Turn verified proposals into files a person can read, review and apply.
+
+Nothing here touches ``articles/``: the rewritten article, ``changes.diff``,
+``<stem>.critic.md`` and ``review.md`` all go to the run's output folder.
+Edits are character spans on the decoded text (BOM removed), so CRLF, mixed
+endings and the BOM come back byte for byte through :meth:`Article.encode`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+from .loader import Article, atomic_write, atomic_write_text
+from .models import DELETE, FAILED, KEEP, NEEDS_HUMAN, Finding, Proposal
+
+# Words, runs of whitespace, or single punctuation marks: what a word diff compares.
+_TOKEN = re.compile(r"\w+|\s+|[^\w\s]")
+
+
+class Edit(NamedTuple):
+    """One span replacement, tied to the change it comes from."""
+    start: int
+    end: int
+    new: str
+    change_id: str
+    old: str
+
+
+@dataclass
+class Plan:
+    """The edits that will be made, and the changes left out with the reason why."""
+    edits: list[Edit] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+def splice(text: str, edits: list[tuple[int, int, str]]) -> str:
+    """Apply span edits to ``text``; refuse overlapping or out-of-range spans rather than guess."""
+    parts, pos = [], 0
+    for start, end, new in sorted(edits, key=lambda e: (e[0], e[1])):
+        if not 0 <= start <= end <= len(text):
+            raise ValueError(f"edit span {start}:{end} is outside the text (length {len(text)})")
+        if start < pos:
+            raise ValueError(f"edit span {start}:{end} overlaps the previous edit ending at {pos}")
+        parts += [text[pos:start], new]
+        pos = end
+    parts.append(text[pos:])
+    return "".join(parts)
+
+
+def plan_edits(findings: dict[str, Finding], proposals: list[Proposal],
+               accepted: set[str] | None = None, text: str | None = None) -> Plan:
+    """Choose the edits to make, deterministically, without ever overlapping two of them.
+
+    Candidates are proposals that change text (optionally only the ``accepted``
+    change ids). They are taken by start offset, longest first, then by id: when
+    two overlap (a placeholder inside a boilerplate line) the outer or earlier one
+    wins and the other is skipped with a reason. With ``text``, a span whose
+    characters no longer match its finding is skipped too, and deleting a whole
+    line takes its line break along (see :func:`_take_line_breaks`), so debris
+    leaves no blank line behind.
+    """
+    plan = Plan()
+    candidates = []
+    for p in proposals:
+        if not p.changes_text or (accepted is not None and p.id not in accepted):
+            continue
+        f = findings.get(p.finding_id)
+        if f is None:
+            plan.skipped[p.id] = f"its finding {p.finding_id} is not in the report"
+        elif text is not None and text[f.start:f.end] != f.text:
+            plan.skipped[p.id] = f"line {f.line}: the article text no longer matches the finding"
+        else:
+            new = "" if p.action == DELETE else p.replacement
+            candidates.append(Edit(f.start, f.end, new, p.id, f.text))
+    last: Edit | None = None
+    for edit in sorted(candidates, key=lambda e: (e.start, -e.end, e.change_id)):
+        if last is not None and edit.start < last.end:
+            plan.skipped[edit.change_id] = f"overlaps {last.change_id}, which is applied instead"
+            continue
+        if last is not None and edit.start == edit.end == last.end:
+            plan.skipped[edit.change_id] = f"inserts at the same place as {last.change_id}"
+            continue
+        plan.edits.append(edit)
+        last = edit
+    if text is not None:
+        deletes = {p.id for p in proposals if p.action == DELETE}
+        plan.edits = _take_line_breaks(text, plan.edits, deletes)
+    return plan
+
+
+def _take_line_breaks(text: str, edits: list[Edit], deletes: set[str]) -> list[Edit]:
+    """Widen each deletion of whole lines over the line break after it (before it, at the end).
+
+    Only a break no other edit touches is taken, so the edits never overlap.
+    """
+    out = list(edits)
+    for i, e in enumerate(out):
+        whole = (e.change_id in deletes and e.end > e.start and (e.start == 0 or text[e.start - 1] == "\n")
+                 and (e.end == len(text) or text[e.end] in "\r\n") and not e.old.endswith("\n"))
+        if not whole:
+            continue
+        after = "\r\n" if text.startswith("\r\n", e.end) else "\n" if text.startswith("\n", e.end) else ""
+        if after and (i + 1 == len(out) or out[i + 1].start >= e.end + len(after)):
+            out[i] = e._replace(end=e.end + len(after), old=e.old + after)
+        elif e.end == len(text) and e.start > 0:
+            before = "\r\n" if text.endswith("\r\n", 0, e.start) else "\n"
+            if i == 0 or out[i - 1].end <= e.start - len(before):
+                out[i] = e._replace(start=e.start - len(before), old=before + e.old)
+    return out
+
+
+def text_edits(findings: dict[str, Finding], proposals: list[Proposal],
+               accepted: set[str] | None = None, *, text: str | None = None) -> list[tuple[int, int, str]]:
+    """The ``(start, end, new)`` edits of :func:`plan_edits`, ready for :func:`splice`.
+
+    Pass the article ``text`` to get exactly the edits that :func:`write_outputs`
+    and apply make (stale spans skipped, whole-line deletions with their break).
+    """
+    return [(e.start, e.end, e.new) for e in plan_edits(findings, proposals, accepted, text).edits]
+
+
+# --- diffs -----------------------------------------------------------------
+
+def _diff_lines(data: bytes) -> list[str]:
+    """Lines split on LF only, ends kept, so CR and the BOM stay part of the line as git sees it.
+
+    Bytes that are not UTF-8 (a cp1252 article) survive as surrogates and are
+    written back unchanged by :func:`diff_bytes`.
+    """
+    pieces = data.decode("utf-8", "surrogateescape").split("\n")
+    lines = [p + "\n" for p in pieces[:-1]]
+    if pieces[-1]:
+        lines.append(pieces[-1])
+    return lines
+
+
+def _range(start: int, length: int) -> str:
+    """A hunk range as git writes it: an empty range names the line before it."""
+    if length == 0:
+        return f"{start},0"
+    return f"{start + 1},{length}"
+
+
+def _git_path(path: str) -> str:
+    """Quote a path the way git does when it holds quotes, backslashes, controls or non-ASCII."""
+    if not any(c in '"\\' or ord(c) < 32 or ord(c) > 126 for c in path):
+        return path
+    escapes = {'"': '\\"', "\\": "\\\\", "\t": "\\t", "\n": "\\n"}
+    out = []
+    for c in path:
+        if c in escapes:
+            out.append(escapes[c])
+        elif 32 <= ord(c) <= 126:
+            out.append(c)
+        else:
+            out.extend(f"\\{b:03o}" for b in c.encode("utf-8", "surrogateescape"))
+    return '"' + "".join(out) + '"'
+
+
+def unified_diff(old: bytes, new: bytes, repo_path: str, context: int = 3) -> str:
+    """A diff that ``git apply`` takes from the repository root; empty when nothing changed.
+
+    Lines keep their CR and the first line its BOM; a last line with no newline
+    gets git's ``\\ No newline at end of file`` marker.
+    """
+    a, b = _diff_lines(old), _diff_lines(new)
+    if a == b:
+        return ""
+    path = repo_path.replace("\\", "/").lstrip("/")
+    old_name, new_name = _git_path("a/" + path), _git_path("b/" + path)
+    out = [f"diff --git {old_name} {new_name}\n", f"--- {old_name}\n", f"+++ {new_name}\n"]
+
+    def emit(prefix: str, line: str) -> None:
+        out.append(prefix + line)
+        if not line.endswith("\n"):
+            out.append("\n\\ No newline at end of file\n")
+
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    for group in matcher.get_grouped_opcodes(context):
+        i1, i2, j1, j2 = group[0][1], group[-1][2], group[0][3], group[-1][4]
+        out.append(f"@@ -{_range(i1, i2 - i1)} +{_range(j1, j2 - j1)} @@\n")
+        for tag, x1, x2, y1, y2 in group:
+            if tag == "equal":
+                for line in a[x1:x2]:
+                    emit(" ", line)
+                continue
+            for line in a[x1:x2]:
+                emit("-", line)
+            for line in b[y1:y2]:
+                emit("+", line)
+    return "".join(out)
+
+
+def diff_bytes(diff: str) -> bytes:
+    """The bytes of a diff from :func:`unified_diff`, original bytes restored."""
+    return diff.encode("utf-8", "surrogateescape")
+
+
+def word_diff(old: str, new: str) -> str:
+    """``[-old-]{+new+}`` marks at word level, readable without colour."""
+    a, b = _TOKEN.findall(old), _TOKEN.findall(new)
+    # Segments: a str is unchanged text, a pair is (removed, added).
+    segments: list = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if tag == "equal":
+            segments.append("".join(a[i1:i2]))
+            continue
+        removed, added = "".join(a[i1:i2]), "".join(b[j1:j2])
+        # Two changes with only spaces between read better as one: [-23 mars-]{+11 décembre+}.
+        if len(segments) >= 2 and isinstance(segments[-2], tuple) and segments[-1].isspace():
+            space, (r, d) = segments.pop(), segments.pop()
+            removed, added = r + space + removed, d + space + added
+        elif segments and isinstance(segments[-1], tuple):
+            r, d = segments.pop()
+            removed, added = r + removed, d + added
+        segments.append((removed, added))
+    out = []
+    for seg in segments:
+        if isinstance(seg, str):
+            out.append(seg)
+            continue
+        out.append(f"[-{seg[0]}-]" if seg[0] else "")
+        out.append(f"{{+{seg[1]}+}}" if seg[1] else "")
+    return "".join(out)
+
+
+def context_diff(text: str, start: int, end: int, new: str, radius: int = 120) -> str:
+    """The word diff of the line(s) around one span, trimmed to ``radius`` characters each side.
+
+    A deleted whole line reads as that line alone, marked, rather than run into its neighbour.
+    """
+    span = text[start:end]
+    if not new and span.strip("\r\n") and "\n" not in span.strip("\r\n"):
+        at_start = start == 0 or text[start - 1] == "\n" or span.startswith("\n") or span.startswith("\r\n")
+        at_end = end == len(text) or span.endswith("\n") or text[end] in "\r\n"
+        if at_start and at_end:
+            return f"[-{span.strip(chr(13) + chr(10))}-] (whole line deleted)"
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    line_end = len(text) if line_end == -1 else line_end
+    left, right = text[line_start:start], text[end:line_end].rstrip("\r")
+    if len(left) > radius:
+        cut = left[-radius:]
+        left = "…" + cut[cut.find(" ") + 1:] if " " in cut else "…" + cut
+    if len(right) > radius:
+        cut = right[:radius]
+        right = (cut[:cut.rfind(" ")] if " " in cut else cut) + "…"
+    return word_diff(left + text[start:end] + right, left + new + right)
+
+
+# --- the files of a run ------------------------------------------------------
+
+def _sources_line(proposal: Proposal) -> str:
+    names = [s.url or s.title for s in proposal.sources if s.url or s.title]
+    return "; ".join(dict.fromkeys(names))
+
+
+def _comment(proposal: Proposal, note: str = "") -> str:
+    """A CriticMarkup comment: rationale — sources, on one line, without closing marks inside."""
+    text = note + (proposal.rationale or proposal.status_reason or proposal.error or "")
+    sources = _sources_line(proposal)
+    if sources:
+        text += " — " + sources
+    text = f"[{proposal.id}, {proposal.status}] " + " ".join(text.split())
+    return "{>>" + text.replace("<<}", "<< }") + "<<}"
+
+
+def critic_markup(text: str, findings: dict[str, Finding], proposals: list[Proposal]) -> str:
+    """The article with every change marked in CriticMarkup, and what was left highlighted."""
+    plan = plan_edits(findings, proposals, text=text)
+    by_id = {p.id: p for p in proposals}
+    marks: list[tuple[int, int, str]] = []
+    for edit in plan.edits:
+        p = by_id[edit.change_id]
+        if not edit.old:
+            body = "{++" + edit.new + "++}"
+        elif not edit.new:
+            body = "{--" + edit.old + "--}"
+        else:
+            body = "{~~" + edit.old + "~>" + edit.new + "~~}"
+        marks.append((edit.start, edit.end, body + _comment(p)))
+    notes = {NEEDS_HUMAN: "left for a human: ", KEEP: "kept: ", FAILED: "no correction: "}
+    for p in proposals:
+        f = findings.get(p.finding_id)
+        if p.changes_text or f is None or f.start == f.end or text[f.start:f.end] != f.text:
+            continue
+        if any(s < f.end and f.start < e for s, e, _ in marks):
+            continue
+        note = notes.get(p.status if p.status == FAILED else p.action, "")
+        marks.append((f.start, f.end, "{==" + f.text + "==}" + _comment(p, note)))
+    return splice(text, marks)
+
+
+def _fence(body: str) -> str:
+    ticks = max((len(m) for m in re.findall(r"`+", body)), default=0)
+    fence = "`" * max(3, ticks + 1)
+    return f"{fence}text\n{body}\n{fence}"
+
+
+def _position(findings: dict[str, Finding], p: Proposal) -> tuple[int, int, str]:
+    f = findings.get(p.finding_id)
+    return (f.start, -f.end, p.id) if f else (1 << 62, 0, p.id)
+
+
+def review_markdown(article: Article, findings: dict[str, Finding], proposals: list[Proposal],
+                    *, repo_path: str, out_dir: Path) -> str:
+    """``review.md``: one section per proposal, in article order, for a person to read."""
+    text = article.text
+    plan = plan_edits(findings, proposals, text=text)
+    changing = sum(p.changes_text for p in proposals)
+    lines = [f"# Review: {article.path.name}", "",
+             f"Article `{repo_path}` (sha256 `{article.sha256[:12]}…`): {len(proposals)} proposals, "
+             f"{changing} changing the text, {len(plan.skipped)} of them skipped.", "",
+             f"Decide with `rewriter review {out_dir}`, then write the accepted ones with "
+             f"`rewriter apply {out_dir}`.", ""]
+    ordered = sorted(proposals, key=lambda p: _position(findings, p))
+    for n, p in enumerate(ordered, 1):
+        f = findings.get(p.finding_id)
+        where = f"{f.kind}/{f.subtype} — line {f.line}" if f else f"finding {p.finding_id} missing"
+        lines += [f"## {n}. {p.id} — {where}", "",
+                  f"- action: {p.action} · status: {p.status} · confidence: {p.confidence:.2f}"]
+        if p.status_reason:
+            lines.append(f"- status reason: {' '.join(p.status_reason.split())}")
+        if p.id in plan.skipped:
+            lines.append(f"- skipped: {plan.skipped[p.id]}")
+        if p.error:
+            lines.append(f"- error: {' '.join(p.error.split())}")
+        lines.append(f"- rationale: {' '.join(p.rationale.split()) or '(none given)'}")
+        lines.append("")
+        if f is not None:
+            new = ("" if p.action == DELETE else p.replacement) if p.changes_text else f.text
+            label = "Before/after (word level):" if p.changes_text else "As it stands:"
+            lines += [label, "", _fence(context_diff(text, f.start, f.end, new)), ""]
+        if p.sources:
+            lines += ["Sources:", ""]
+            for s in p.sources:
+                about = ", ".join(x for x in (s.publisher, s.date) if x)
+                title = f" — {s.title}" + (f" ({about})" if about else "") if s.title else ""
+                lines.append(f"- [{s.status}] {s.url or '(local snippet)'}{title}")
+                if s.quote:
+                    lines.append(f"  > {' '.join(s.quote.split())}")
+                if s.reason:
+                    lines.append(f"  ({' '.join(s.reason.split())})")
+            lines.append("")
+    return "\n".join(lines)
+
+
+def write_outputs(out_dir: Path, article: Article, findings: dict[str, Finding],
+                  proposals: list[Proposal], *, repo_path: str) -> dict[str, Path]:
+    """Write the rewritten article, ``changes.diff``, ``<stem>.critic.md`` and ``review.md``.
+
+    Every proposal that changes text is applied (overlaps resolved as in
+    :func:`plan_edits`); ``needs_human``, ``keep`` and failed ones leave their
+    text as it is, visibly. ``changes.diff`` is empty when nothing changes.
+    """
+    out_dir = Path(out_dir)
+    new_bytes = article.encode(splice(article.text, text_edits(findings, proposals, text=article.text)))
+    paths = {"article": out_dir / article.path.name, "diff": out_dir / "changes.diff",
+             "critic": out_dir / f"{article.stem}.critic.md", "review": out_dir / "review.md"}
+    atomic_write(paths["article"], new_bytes)
+    atomic_write(paths["diff"], diff_bytes(unified_diff(article.raw, new_bytes, repo_path)))
+    atomic_write_text(paths["critic"], critic_markup(article.text, findings, proposals))
+    atomic_write_text(paths["review"], review_markdown(article, findings, proposals,
+                                                       repo_path=repo_path, out_dir=out_dir))
+    return paths
+
