@@ -206,6 +206,89 @@ def batch(folder, concurrency, requests_per_second, tokens_per_minute, offline, 
 
 
 @cli.command()
+@click.argument("out_dir", metavar="OUT/STEM", type=click.Path(exists=True, file_okay=False))
+@click.option("--accept", type=click.Choice(["verified", "all"]), default=None,
+              help="Accept without asking: the verified changes, or all of them.")
+@click.option("--reject", type=click.Choice(["all"]), default=None,
+              help="Reject without asking every change not accepted (with --accept: all the rest).")
+@click.option("--redo", is_flag=True, help="Ask again about changes already decided.")
+@friendly_errors
+def review(out_dir, accept, reject, redo):
+    """Accept, reject or edit each change of a run, one at a time, like `git add -p`.
+
+    \b
+    Answers: y accept, n reject, e edit the replacement, s skip, q quit, ? help.
+    Every answer is saved at once to OUT/STEM/decisions.json; a second review
+    asks only about undecided changes. Then: `rewriter apply OUT/STEM`.
+    """
+    from pathlib import Path
+
+    from .console import out, status
+    from .review import review_bulk, review_interactive
+
+    out_dir = Path(out_dir)
+
+    if accept or reject:
+        decisions = review_bulk(out_dir, accept, reject == "all", redo=redo)
+        c = decisions.counts()
+        status(f"{c['accepted']} accepted, {c['rejected']} rejected, {c['undecided']} undecided; "
+               f"saved in {decisions.path}")
+        return
+
+    def ask(prompt: str, choices: list[str]) -> str:
+        try:
+            if choices:
+                return click.prompt(prompt, type=click.Choice(choices), show_choices=False,
+                                    prompt_suffix=" ")
+            return click.prompt(prompt, default="", show_default=False, prompt_suffix=" ")
+        except click.Abort:  # end of input or Ctrl-C: what was decided is saved already
+            return "" if not choices else "q"
+
+    review_interactive(out_dir, ask, out, redo=redo)
+
+
+@cli.command("apply")
+@click.argument("out_dir", metavar="OUT/STEM", type=click.Path(exists=True, file_okay=False))
+@click.option("--commit", is_flag=True, help="Commit the article alone, one commit listing every change.")
+@click.option("--branch", metavar="NAME", default=None,
+              help="Commit one change per commit on branch NAME; your checkout stays as it is.")
+@friendly_errors
+def apply_command(out_dir, commit, branch):
+    """Write the accepted changes of OUT/STEM to its article, and print a word diff.
+
+    \b
+    Refuses if the article changed since the run. Writes through a temporary
+    file and a rename. --commit: one commit of just the article, with each
+    change's rationale and Source: trailers. --branch NAME: one commit per
+    change on NAME (created from HEAD), built without touching your checkout,
+    so any single correction can be reverted: `git switch NAME` to see them.
+    """
+    from pathlib import Path
+
+    from .apply import apply
+    from .console import out, status, warn
+
+    out_dir = Path(out_dir)
+
+    result = apply(out_dir, commit=commit, branch=branch)
+    for line in result.word_diff():
+        out(line)
+    for change_id, reason in result.skipped.items():
+        warn(f"{change_id} not applied: {reason}")
+    for change_id in result.outdated:
+        warn(f"{change_id}: its proposal changed since you decided; review it again")
+    if not result.edits:
+        status(f"nothing to apply: no accepted change in {out_dir / 'decisions.json'}")
+    elif branch:
+        status(f"committed {len(result.commits)} change(s) on {branch}, one per commit; your checkout "
+               f"is unchanged: `git switch {branch}` to see them, `git revert <commit>` to drop one")
+    elif result.commits:
+        status(f"wrote {result.name} and committed {result.commits[0][:12]}")
+    else:
+        status(f"wrote {result.name} ({len(result.edits)} change(s))")
+
+
+@cli.command()
 @model_options
 @cache_options
 @friendly_errors

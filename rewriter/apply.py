@@ -1,0 +1,227 @@
+"""Write the accepted changes to the article: the only code that touches ``articles/``.
+
+It refuses when the article's bytes differ from those the run saw (sha256 in
+the report), writes through a temporary file and a rename, and can commit:
+
+* ``commit=True``: one ordinary ``git commit`` of just the article, refused
+  when the article has uncommitted changes (the commit must hold only what
+  the reviewer accepted).
+* ``branch=NAME``: one commit per change on ``NAME`` (created from HEAD if
+  needed), built with git plumbing so the checkout, the index and the current
+  branch are left exactly as they were; each commit can be reverted alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import tempfile
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .emit import Edit, context_diff, plan_edits, splice
+from .errors import ApplyError
+from .loader import atomic_write, decode, sha256_bytes
+from .models import REPLACE, Proposal, line_col
+from .review import Decisions, Run, find_article, read_run
+
+
+@dataclass
+class ApplyResult:
+    """What apply did, for the CLI to print."""
+    name: str                                                # the article path as the report gives it
+    path: Path
+    old_text: str
+    new_text: str
+    edits: list[Edit] = field(default_factory=list)          # applied, in article order
+    skipped: dict[str, str] = field(default_factory=dict)    # change id -> why it was not applied
+    outdated: list[str] = field(default_factory=list)        # decided on a proposal since changed
+    commits: list[str] = field(default_factory=list)
+    branch: str | None = None
+    wrote: bool = False                                      # the file in the checkout was written
+
+    def word_diff(self) -> list[str]:
+        """One line per applied change: where, and its words before and after."""
+        return [f"{e.change_id} line {line_col(self.old_text, e.start + len(e.old) - len(e.old.lstrip(chr(13) + chr(10))))[0]}: "
+                f"{context_diff(self.old_text, e.start, e.end, e.new)}" for e in self.edits]
+
+
+def _short(text: str, width: int = 32) -> str:
+    text = " ".join(text.split())
+    return f"«{text if len(text) <= width else text[:width - 1] + '…'}»"
+
+
+def _what(edit: Edit) -> str:
+    if not edit.new:
+        return f"delete {_short(edit.old)}"
+    if not edit.old:
+        return f"insert {_short(edit.new)}"
+    return f"replace {_short(edit.old)} with {_short(edit.new)}"
+
+
+def _paragraph(run: Run, edit: Edit, p: Proposal, edited: bool) -> str:
+    f = run.findings[p.finding_id]
+    head = f"{edit.change_id} ({f.kind}, line {f.line}; {p.status}, confidence {p.confidence:.2f}): {_what(edit)}"
+    body = p.rationale + (" Replacement edited by the reviewer." if edited else "")
+    return "\n".join([head] + textwrap.wrap(" ".join(body.split()), 72))
+
+
+def _trailers(items: list[tuple[Edit, Proposal]]) -> str:
+    lines = [f"Rewriter-Change: {e.change_id}" for e, _ in items]
+    sources = [s.url or s.title for _, p in items for s in p.sources if s.url or s.title]
+    lines += [f"Source: {' '.join(s.split())}" for s in dict.fromkeys(sources)]
+    return "\n".join(lines)
+
+
+def commit_message(run: Run, file: str, items: list[tuple[Edit, Proposal]], edited: set[str]) -> str:
+    """Summary line, one paragraph per change (id, what, rationale), then trailers."""
+    if len(items) == 1:
+        summary = f"{file}: {_what(items[0][0])}"
+    else:
+        summary = f"{file}: apply {len(items)} reviewed corrections"
+    paragraphs = [_paragraph(run, e, p, e.change_id in edited) for e, p in items]
+    return "\n\n".join([summary, *paragraphs, _trailers(items)]) + "\n"
+
+
+# --- git -----------------------------------------------------------------------
+
+def _git(root: Path, *args: str, data: bytes | None = None, env: dict | None = None,
+         check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run(["git", "-C", str(root), *args], input=data, capture_output=True, env=env)
+    if check and proc.returncode:
+        err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise ApplyError(f"git {args[0]} failed: {err[-1] if err else f'exit {proc.returncode}'}")
+    return proc
+
+
+def _out(proc: subprocess.CompletedProcess) -> str:
+    return proc.stdout.decode("utf-8", "replace").strip()
+
+
+def _tracked(path: Path, name: str) -> tuple[Path, str]:
+    """The repository root and the article's path in it; refuse an article git does not track."""
+    proc = _git(path.parent, "rev-parse", "--show-toplevel", check=False)
+    if proc.returncode:
+        raise ApplyError(f"{name} is not inside a git repository; apply without --commit/--branch")
+    root = Path(_out(proc))
+    proc = _git(path.parent, "ls-files", "--full-name", "--error-unmatch", "--", path.name, check=False)
+    if proc.returncode:
+        raise ApplyError(f"{name} is not tracked by git; `git add` and commit it first, "
+                         "or apply without --commit/--branch")
+    return root, _out(proc)
+
+
+def _commit_in_checkout(path: Path, name: str, new: bytes, message: str) -> list[str]:
+    root, rel = _tracked(path, name)
+    if _git(root, "diff", "--quiet", "HEAD", "--", rel, check=False).returncode:
+        raise ApplyError(f"{name} has uncommitted changes in git; commit or stash them first, "
+                         "so that the commit holds only the accepted changes")
+    atomic_write(path, new)
+    proc = _git(root, "commit", "-q", "-F", "-", "--", rel, data=message.encode("utf-8"), check=False)
+    if proc.returncode:
+        err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise ApplyError(f"wrote {name} but git commit failed ({err[-1] if err else proc.returncode}); "
+                         f"commit it yourself, or `git checkout -- {rel}` to undo")
+    return [_out(_git(root, "rev-parse", "HEAD"))]
+
+
+def _commit_on_branch(path: Path, name: str, branch: str, run: Run, versions: list[tuple[bytes, str]],
+                      applied_sha: str | None) -> list[str]:
+    """Commit each version of the article in turn on ``branch``, touching no checkout or index."""
+    root, rel = _tracked(path, name)
+    if _git(root, "check-ref-format", "--branch", branch, check=False).returncode:
+        raise ApplyError(f"--branch {branch!r} is not a valid branch name")
+    ref = f"refs/heads/{branch}"
+    if _out(_git(root, "symbolic-ref", "-q", "HEAD", check=False)) == ref:
+        raise ApplyError(f"you are on {branch}; use --commit to commit there, or name a new review branch")
+    existing = _git(root, "rev-parse", "--verify", "-q", f"{ref}^{{commit}}", check=False)
+    base = _out(existing) if existing.returncode == 0 else None
+    parent = base or _out(_git(root, "rev-parse", "--verify", "HEAD^{commit}", check=False))
+    if not parent:
+        raise ApplyError(f"--branch needs a commit to start {branch} from; commit {name} first")
+    listing = _out(_git(root, "ls-tree", parent, "--", rel)).split()
+    blob = _git(root, "cat-file", "blob", f"{parent}:{rel}", check=False)
+    if not listing or blob.returncode:
+        raise ApplyError(f"{name} is not in the last commit of {branch if base else 'HEAD'}; commit it first")
+    if sha256_bytes(blob.stdout) != run.sha256:
+        if applied_sha and sha256_bytes(blob.stdout) == applied_sha:
+            raise ApplyError(f"these changes are already on {branch}; nothing to do")
+        raise ApplyError(f"{name} in the last commit of {branch if base else 'HEAD'} differs from the "
+                         "bytes of the run; commit or stash your edits, or name another --branch")
+    commits = []
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        _git(root, "read-tree", parent, env=env)
+        for data, message in versions:
+            obj = _out(_git(root, "hash-object", "-w", "--no-filters", "--stdin", data=data))
+            _git(root, "update-index", "--cacheinfo", f"{listing[0]},{obj},{rel}", env=env)
+            tree = _out(_git(root, "write-tree", env=env))
+            parent = _out(_git(root, "commit-tree", tree, "-p", parent, "-F", "-",
+                               data=message.encode("utf-8")))
+            commits.append(parent)
+    _git(root, "update-ref", "-m", f"rewriter apply {run.out_dir}", ref, parent, base or "")
+    return commits
+
+
+# --- apply -----------------------------------------------------------------------
+
+def _check_article(run: Run, decisions: Decisions, repo_root: Path | None) -> Path:
+    path = find_article(run, repo_root)
+    name = run.article_path
+    if path is None:
+        raise ApplyError(f"{name} not found; run apply from the folder where you ran `rewriter run`")
+    now = sha256_bytes(path.read_bytes())
+    if now != run.sha256:
+        if decisions.applied and decisions.applied["sha256"] == now:
+            raise ApplyError(f"{name} already has these changes applied; nothing to do")
+        raise ApplyError(f"{name} changed since the run (sha256 {now[:12]}… now, {run.sha256[:12]}… "
+                         f"then); run `rewriter run {name}` again")
+    return path
+
+
+def apply(out_dir: Path, *, commit: bool = False, branch: str | None = None,
+          repo_root: Path | None = None) -> ApplyResult:
+    """Apply the accepted changes of ``out_dir`` to its article; see the module docstring."""
+    out_dir = Path(out_dir)
+    run = read_run(out_dir)
+    decisions = Decisions.load(out_dir, run)
+    if not decisions.exists:
+        raise ApplyError(f"{out_dir}: no decisions yet; run `rewriter review {out_dir}` first")
+    if decisions.stale_sha:
+        raise ApplyError(f"{decisions.path} was made for other article bytes than this run; "
+                         f"run `rewriter review {out_dir}` again")
+    path = _check_article(run, decisions, repo_root)
+    article = decode(path.read_bytes(), path, run.report["article"].get("encoding") or "utf-8")
+    accepted = decisions.accepted()
+    chosen = []
+    for p in run.proposals:
+        if p.id in accepted:
+            own = accepted[p.id]
+            chosen.append(p if own is None else dataclasses.replace(p, action=REPLACE, replacement=own))
+    plan = plan_edits(run.findings, chosen, text=article.text)
+    result = ApplyResult(run.article_path, path, article.text, article.text, plan.edits, plan.skipped,
+                         decisions.outdated(), branch=branch)
+    if not plan.edits:
+        return result
+    result.new_text = splice(article.text, [(e.start, e.end, e.new) for e in plan.edits])
+    new = article.encode(result.new_text)
+    by_id = {p.id: p for p in chosen}
+    edited = {cid for cid, own in accepted.items() if own is not None}
+    if branch:
+        versions = [(article.encode(splice(article.text, [(e.start, e.end, e.new) for e in plan.edits[:i]])),
+                     commit_message(run, path.name, [(e, by_id[e.change_id])], edited))
+                    for i, e in enumerate(plan.edits, 1)]
+        applied = decisions.applied["sha256"] if decisions.applied else None
+        result.commits = _commit_on_branch(path, run.article_path, branch, run, versions, applied)
+    elif commit:
+        items = [(e, by_id[e.change_id]) for e in plan.edits]
+        result.commits = _commit_in_checkout(path, run.article_path, new,
+                                             commit_message(run, path.name, items, edited))
+        result.wrote = True
+    else:
+        atomic_write(path, new)
+        result.wrote = True
+    decisions.mark_applied(sha256_bytes(new), result.commits, branch)
+    return result

@@ -1,0 +1,348 @@
+"""Decide, change by change, what a run may write to the article.
+
+Decisions go to ``out/<stem>/decisions.json`` the moment they are made, so
+quitting or a crash loses nothing already decided. Each decision remembers the
+replacement it was made on: if a later run proposes something else for the
+same change, the old decision no longer counts and the change is asked again.
+This module does no terminal I/O of its own; the CLI passes ``ask`` and ``show``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from .emit import context_diff, word_diff
+from .errors import InputError
+from .loader import atomic_write_text, sha256_bytes
+from .models import DELETE, FAILED, KEEP, VERIFIED, Finding, Proposal
+from .resources import schema_errors
+
+REPORT, DECISIONS = "report.json", "decisions.json"
+ACCEPT, REJECT = "accept", "reject"
+PROMPT = "Accept this change [y,n,e,s,q,?]?"
+CHOICES = ["y", "n", "e", "s", "q", "?"]
+HELP = """y - accept this change
+n - reject this change
+e - edit the replacement, then accept it (empty input keeps the proposed text)
+s - skip: leave it undecided for now
+q - quit; every decision made so far is already saved
+? - print this help"""
+
+
+@dataclass
+class Run:
+    """What ``rewriter run`` left in an output folder: the report, read back into plain data."""
+    out_dir: Path
+    report: dict[str, Any]
+    findings: dict[str, Finding]
+    proposals: list[Proposal]          # in article order
+
+    @property
+    def article_path(self) -> str:
+        return self.report["article"]["path"]
+
+    @property
+    def sha256(self) -> str:
+        return self.report["article"]["sha256"]
+
+    def proposal(self, change_id: str) -> Proposal | None:
+        return next((p for p in self.proposals if p.id == change_id), None)
+
+    @property
+    def reviewable(self) -> list[Proposal]:
+        return [p for p in self.proposals if p.changes_text]
+
+
+def read_run(out_dir: Path) -> Run:
+    """Read ``report.json`` or raise an error that says which command makes one."""
+    out_dir = Path(out_dir)
+    path = out_dir / REPORT
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+        missing = {"path", "sha256"} - report["article"].keys()
+        if missing:
+            raise KeyError(f"article.{sorted(missing)[0]}")
+        findings = {f["id"]: Finding.from_dict(f)
+                    for f in report.get("findings", []) + report.get("claims", [])}
+        proposals = [Proposal.from_dict(p) for p in report.get("proposals", [])]
+    except FileNotFoundError:
+        raise InputError(f"{path}: not found; pass the out/<stem> folder of a `rewriter run`") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{path}: not a readable report ({exc}); run `rewriter run` again") from None
+
+    def position(p: Proposal) -> tuple[int, int, str]:
+        f = findings.get(p.finding_id)
+        return (f.start, -f.end, p.id) if f else (1 << 62, 0, p.id)
+
+    return Run(out_dir, report, findings, sorted(proposals, key=position))
+
+
+def find_article(run: Run, repo_root: Path | None = None) -> Path | None:
+    """Where the article is now: the report's path as given, from the repo root, the cwd, or above out/.
+
+    Among the places that exist, one whose bytes still match the run wins.
+    """
+    given = Path(run.article_path)
+    if given.is_absolute():
+        places = [given]
+    else:
+        bases = ([Path(repo_root)] if repo_root else []) + [Path.cwd(), run.out_dir.resolve().parent.parent]
+        places = list(dict.fromkeys(base / given for base in bases))
+    existing = [p for p in places if p.is_file()]
+    for p in existing:
+        if sha256_bytes(p.read_bytes()) == run.sha256:
+            return p
+    return existing[0] if existing else None
+
+
+def article_text(run: Run) -> str | None:
+    """The article's text as the run saw it, or None if it is gone or changed since."""
+    path = find_article(run)
+    if path is None:
+        return None
+    raw = path.read_bytes()
+    if sha256_bytes(raw) != run.sha256:
+        return None
+    encoding = run.report["article"].get("encoding") or "utf-8"
+    text = raw.decode(encoding)
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Decisions:
+    """``decisions.json``: accept or reject per change id, saved after each decision."""
+
+    def __init__(self, run: Run, entries: dict[str, dict[str, Any]] | None = None,
+                 applied: dict[str, Any] | None = None, stale_sha: str | None = None):
+        self.run = run
+        self.entries = dict(entries or {})
+        self.applied = applied
+        # Set when decisions.json was made against other article bytes; its entries were dropped.
+        self.stale_sha = stale_sha
+
+    @property
+    def path(self) -> Path:
+        return self.run.out_dir / DECISIONS
+
+    @property
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    @classmethod
+    def load(cls, out_dir: Path, run: Run | None = None) -> "Decisions":
+        run = run or read_run(out_dir)
+        path = Path(out_dir) / DECISIONS
+        if not path.exists():
+            return cls(run)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{path}: not valid JSON ({exc}); fix it, or delete it and review again") from None
+        errors = schema_errors(data, "decisions", limit=1)
+        if errors:
+            raise InputError(f"{path}: {errors[0]}; fix it, or delete it and review again")
+        if data["article"]["sha256"] != run.sha256:
+            return cls(run, stale_sha=data["article"]["sha256"])
+        return cls(run, data["decisions"], data.get("applied"))
+
+    def entry(self, change_id: str) -> dict[str, Any] | None:
+        """The decision on a change, or None when undecided or made on a different proposal."""
+        entry, p = self.entries.get(change_id), self.run.proposal(change_id)
+        if entry is None or p is None or not p.changes_text:
+            return None
+        if entry["action"] != p.action or entry["proposed"] != p.replacement:
+            return None
+        return entry
+
+    def state(self, change_id: str) -> str | None:
+        entry = self.entry(change_id)
+        return entry["decision"] if entry else None
+
+    def outdated(self) -> list[str]:
+        """Change ids decided on a proposal that a later run changed or dropped."""
+        return [cid for cid in self.entries if self.entry(cid) is None]
+
+    def accepted(self) -> dict[str, str | None]:
+        """Accepted change ids, each with the person's own replacement or None for the proposed one."""
+        return {cid: e["replacement"] for cid in self.entries
+                if (e := self.entry(cid)) and e["decision"] == ACCEPT}
+
+    def counts(self) -> dict[str, int]:
+        states = [self.state(p.id) for p in self.run.reviewable]
+        return {"accepted": states.count(ACCEPT), "rejected": states.count(REJECT),
+                "undecided": states.count(None)}
+
+    def record(self, change_id: str, decision: str, replacement: str | None = None,
+               *, save: bool = True) -> None:
+        """Record one decision and save the file at once (atomically)."""
+        if decision not in (ACCEPT, REJECT):
+            raise ValueError(f"decision must be {ACCEPT!r} or {REJECT!r}, not {decision!r}")
+        p = self.run.proposal(change_id)
+        if p is None or not p.changes_text:
+            raise ValueError(f"{change_id} is not a change of this run")
+        self.entries.pop(change_id, None)
+        self.entries[change_id] = {
+            "decision": decision,
+            "replacement": replacement if decision == ACCEPT else None,
+            "proposed": p.replacement, "action": p.action, "at": _now()}
+        if save:
+            self.save()
+
+    def mark_applied(self, sha256: str, commits: list[str], branch: str | None) -> None:
+        self.applied = {"sha256": sha256, "at": _now(), "commits": commits, "branch": branch}
+        self.save()
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {"version": 1, "article": {"path": self.run.article_path, "sha256": self.run.sha256},
+                "decisions": self.entries}
+        if self.applied:
+            data["applied"] = self.applied
+        return data
+
+    def save(self) -> None:
+        data = self.to_dict()
+        errors = schema_errors(data, "decisions", limit=1)
+        if errors:  # a bug here, not a user error: never write a file apply would refuse
+            raise ValueError(f"decisions do not match schemas/decisions.json: {errors[0]}")
+        atomic_write_text(self.path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+def _new_text(p: Proposal, replacement: str | None = None) -> str:
+    if replacement is not None:
+        return replacement
+    return "" if p.action == DELETE else p.replacement
+
+
+def describe(run: Run, p: Proposal, text: str | None, replacement: str | None = None) -> list[str]:
+    """The lines that present one change: where, the words before and after, why, on what sources."""
+    f = run.findings.get(p.finding_id)
+    new = _new_text(p, replacement)
+    lines = []
+    if f is None:
+        lines.append(f"finding {p.finding_id} is missing from the report")
+    elif text is not None:
+        lines.append(f"line {f.line}: {context_diff(text, f.start, f.end, new)}")
+    else:
+        lines.append(f"line {f.line}: {word_diff(f.text, new)}")
+    lines.append(f"action: {p.action} · confidence {p.confidence:.2f}"
+                 + (f" · {p.status_reason}" if p.status_reason else ""))
+    lines.append(f"rationale: {' '.join(p.rationale.split()) or '(none given)'}")
+    if p.sources:
+        lines.append("sources:")
+    for s in p.sources:
+        lines.append(f"  [{s.status}] {s.url or '(local snippet)'}" + (f" — {s.title}" if s.title else ""))
+        if s.quote:
+            lines.append(f"      « {' '.join(s.quote.split())} »")
+    return lines
+
+
+def _overlapping_accepted(run: Run, decisions: Decisions, p: Proposal) -> list[str]:
+    f = run.findings.get(p.finding_id)
+    if f is None:
+        return []
+    hits = []
+    for cid in decisions.accepted():
+        g = run.findings.get(getattr(run.proposal(cid), "finding_id", ""))
+        if cid != p.id and g is not None and g.start < f.end and f.start < g.end:
+            hits.append(cid)
+    return hits
+
+
+def _finish(run: Run, decisions: Decisions, show: Callable[[str], None]) -> None:
+    left = [p for p in run.proposals if not p.changes_text and p.action != KEEP]
+    if left:
+        show(f"left for a human ({len(left)}):")
+        for p in left:
+            f = run.findings.get(p.finding_id)
+            where = f"line {f.line}: {' '.join(f.text.split())[:80]}" if f else p.finding_id
+            why = " ".join((p.rationale or p.error or "").split())
+            show(f"  {p.id} {where}" + (f" — {why}" if why else "")
+                 + (" (failed)" if p.status == FAILED else ""))
+    c = decisions.counts()
+    show(f"{c['accepted']} accepted, {c['rejected']} rejected, {c['undecided']} undecided; "
+         f"saved in {decisions.path}")
+    if c["accepted"]:
+        show(f"next: rewriter apply {run.out_dir}")
+
+
+def review_interactive(out_dir: Path, ask: Callable[[str, list[str]], str],
+                       show: Callable[[str], None], *, redo: bool = False) -> Decisions:
+    """Ask about each undecided change in article order, the way ``git add -p`` asks about hunks.
+
+    ``ask(prompt, choices)`` returns one of ``choices``, or free text when
+    ``choices`` is empty. Decided changes are passed over unless ``redo``.
+    """
+    run = read_run(out_dir)
+    decisions = Decisions.load(out_dir, run)
+    if decisions.stale_sha:
+        show("note: decisions.json was made for other article bytes; starting afresh")
+    text = article_text(run)
+    if text is None:
+        show(f"note: {run.article_path} is missing or changed since the run; "
+             "showing the changed words only (apply will refuse until you run again)")
+    changes = run.reviewable
+    if not changes:
+        show("no change to review: this run proposes no replacement or deletion")
+    for n, p in enumerate(changes, 1):
+        if not redo and decisions.state(p.id):
+            continue
+        f = run.findings.get(p.finding_id)
+        kind = f"{f.kind}/{f.subtype}" if f else "?"
+        show(f"({n}/{len(changes)}) {p.id} {kind} — {p.status}")
+        for line in describe(run, p, text):
+            show(line)
+        for other in _overlapping_accepted(run, decisions, p):
+            show(f"note: overlaps {other}, which you accepted; only the outer or earlier one is applied")
+        while True:
+            answer = ask(PROMPT, CHOICES).strip().lower()
+            if answer == "y":
+                decisions.record(p.id, ACCEPT)
+            elif answer == "n":
+                decisions.record(p.id, REJECT)
+            elif answer == "e":
+                show(f"proposed: {_new_text(p)!r}")
+                new = ask("New replacement (empty keeps the proposed one):", [])
+                if not new:
+                    show("kept the proposed replacement; decide again")
+                    continue
+                decisions.record(p.id, ACCEPT, new)
+                show("accepted with your text: " + describe(run, p, text, new)[0])
+            elif answer == "q":
+                _finish(run, decisions, show)
+                return decisions
+            elif answer == "?":
+                show(HELP)
+                continue
+            elif answer != "s":
+                show("answer y, n, e, s, q, or ? for help")
+                continue
+            break
+    _finish(run, decisions, show)
+    return decisions
+
+
+def review_bulk(out_dir: Path, accept: str | None, reject_all: bool, *, redo: bool = False) -> Decisions:
+    """Decide without asking: ``accept`` "verified" or "all", and/or reject all the rest.
+
+    Changes already decided keep their decision unless ``redo``.
+    """
+    if accept not in (None, "verified", "all"):
+        raise ValueError(f"accept must be 'verified' or 'all', not {accept!r}")
+    run = read_run(out_dir)
+    decisions = Decisions.load(out_dir, run)
+    for p in run.reviewable:
+        if not redo and decisions.state(p.id):
+            continue
+        if accept == "all" or (accept == "verified" and p.status == VERIFIED):
+            decisions.record(p.id, ACCEPT, save=False)
+        elif reject_all:
+            decisions.record(p.id, REJECT, save=False)
+    decisions.save()
+    return decisions

@@ -1,0 +1,180 @@
+"""apply: only accepted changes reach the article, atomically, refused on changed bytes; git commits."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+from click.testing import CliRunner
+
+from rewriter import emit, review
+from rewriter.apply import apply
+from rewriter.cli import cli
+from rewriter.errors import ApplyError
+from rewriter.loader import decode, load
+
+from .conftest import SEEDS
+from .test_emit import BOM, SAMPLE, git, git_env, init_repo, make_run, seed_run  # noqa: F401
+from .test_review import THREE
+
+NAME = "articles/000_test.txt"
+
+
+def accepted_bytes(out_dir, article_path) -> bytes:
+    """What the article should become: the accepted edits of decisions.json, nothing else."""
+    run = review.read_run(out_dir)
+    accepted = review.Decisions.load(out_dir, run).accepted()
+    article = load(article_path)
+    edits = emit.plan_edits(run.findings, [p for p in run.proposals if p.id in accepted], text=article.text)
+    return article.encode(emit.splice(article.text, [(e.start, e.end, e.new) for e in edits.edits]))
+
+
+def subprocess_bytes(cwd, *args) -> bytes:
+    """git's stdout as bytes, for blobs that must compare byte for byte."""
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=True).stdout
+
+
+@pytest.fixture
+def crlf_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    raw = BOM + SAMPLE.replace("\n", "\r\n").encode()
+    changes = [dict(c, find=c["find"].replace("\n", "\r\n")) for c in THREE]
+    return make_run(tmp_path, raw, changes)
+
+
+def test_apply_writes_only_accepted_changes_and_prints_a_word_diff(crlf_run, tmp_path):
+    first, second, third, fourth = [p.id for p in review.read_run(crlf_run).reviewable]
+    decisions = review.Decisions.load(crlf_run)
+    decisions.record(first, "accept", "47 milliards")
+    decisions.record(second, "reject")
+    decisions.record(third, "accept")
+    result = CliRunner().invoke(cli, ["apply", "out/000_test"])
+    assert result.exit_code == 0, result.output
+    raw = (tmp_path / NAME).read_bytes()
+    assert raw == BOM + ("Mixtral compte 47 milliards de paramètres [DONNÉES NÉCESSAIRES].\r\n"
+                         "Annoncé le 23 mars 2023 à Paris.\r\nFin de l'article.").encode()
+    assert f"{first} line 1: Mixtral compte [-12-]{{+47+}} milliards" in result.output
+    assert f"{third} line 3: [-Comments are coming soon!-] (whole line deleted)" in result.output
+    assert f"wrote {NAME} (2 change(s))" in result.output
+    assert not list((tmp_path / "articles").glob(".*.tmp")), "no temporary file left behind"
+    assert json.loads((crlf_run / "decisions.json").read_text())["applied"]["commits"] == []
+
+    again = CliRunner().invoke(cli, ["apply", "out/000_test"])
+    assert again.exit_code == 1 and f"{NAME} already has these changes applied; nothing to do" in again.output
+
+
+def test_an_article_edited_after_the_run_is_refused(crlf_run, tmp_path):
+    review.review_bulk(crlf_run, "all", False)
+    edited = (tmp_path / NAME).read_bytes().replace(b"Paris", b"Lyon")
+    (tmp_path / NAME).write_bytes(edited)
+    result = CliRunner().invoke(cli, ["apply", "out/000_test"])
+    assert result.exit_code == 1
+    line = result.output.strip()
+    assert line.startswith(f"Error: {NAME} changed since the run (sha256 ")
+    assert line.endswith(f"run `rewriter run {NAME}` again")
+    assert (tmp_path / NAME).read_bytes() == edited
+
+
+def test_apply_needs_decisions_and_finds_nothing_to_do_when_all_rejected(crlf_run):
+    result = CliRunner().invoke(cli, ["apply", "out/000_test"])
+    assert result.exit_code == 1 and "no decisions yet; run `rewriter review out/000_test` first" in result.output
+    review.review_bulk(crlf_run, None, True)
+    result = CliRunner().invoke(cli, ["apply", "out/000_test"])
+    assert result.exit_code == 0 and "nothing to apply" in result.output
+
+
+def test_commit_needs_a_repository(crlf_run):
+    review.review_bulk(crlf_run, "all", False)
+    with pytest.raises(ApplyError, match="not inside a git repository"):
+        apply(crlf_run, commit=True)
+
+
+@pytest.mark.parametrize("seed", SEEDS, ids=lambda p: p.stem)
+def test_review_then_apply_commit_on_a_seed(tmp_path, monkeypatch, seed, git_env):
+    """The loop on each seed: review on stdin, apply --commit, and the commit holds exactly that."""
+    root = tmp_path / "clone"
+    out_dir = seed_run(root, seed)
+    monkeypatch.chdir(root)
+    changes = review.read_run(out_dir).reviewable
+    answers = "".join("y\n" if i % 3 != 1 else "n\n" for i in range(len(changes)))
+    result = CliRunner().invoke(cli, ["review", f"out/{seed.stem}"], input=answers)
+    assert result.exit_code == 0, result.output
+    recorded = json.loads((out_dir / "decisions.json").read_text())["decisions"]
+    assert [v["decision"] for v in recorded.values()] == \
+        ["accept" if i % 3 != 1 else "reject" for i in range(len(changes))]
+
+    path = f"articles/{seed.name}"
+    expected = accepted_bytes(out_dir, root / path)
+    result = CliRunner().invoke(cli, ["apply", f"out/{seed.stem}", "--commit"])
+    assert result.exit_code == 0, result.output
+    assert git(root, "show", "--name-only", "--format=", "HEAD").split() == [path]
+    assert git(root, "cat-file", "blob", f"HEAD~1:{path}").encode() == seed.read_bytes()
+    assert (root / path).read_bytes() == expected
+    assert subprocess_bytes(root, "cat-file", "blob", f"HEAD:{path}") == expected
+    assert git(root, "status", "--porcelain", "--", "articles") == ""
+    message = git(root, "log", "-1", "--format=%B")
+    accepted = [cid for cid, v in recorded.items() if v["decision"] == "accept"]
+    applied = [cid for cid in accepted if cid in message]
+    assert applied and all(f"Rewriter-Change: {cid}" in message for cid in applied)
+    assert git(root, "log", "-1", "--format=%(trailers:key=Source,valueonly)").strip() == \
+        "https://example.org/mistral-mixtral"
+
+
+def test_commit_refuses_an_article_with_uncommitted_changes(tmp_path, monkeypatch, git_env):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "articles").mkdir()
+    (tmp_path / NAME).write_bytes(b"ancien texte\n")
+    init_repo(tmp_path)
+    out_dir = make_run(tmp_path, SAMPLE.encode(), THREE)   # the run saw uncommitted bytes
+    review.review_bulk(out_dir, "all", False)
+    with pytest.raises(ApplyError, match=f"{NAME} has uncommitted changes in git; commit or stash them first"):
+        apply(out_dir, commit=True)
+    assert (tmp_path / NAME).read_bytes() == SAMPLE.encode()
+
+
+SPACED = "Un: 12 milliards.\nDeux [DONNÉES NÉCESSAIRES].\nTrois: 23 mars 2023.\nQuatre.\nComments are coming soon!\nCinq.\nFin de l'article."
+
+
+def test_branch_gets_one_commit_per_change_and_the_checkout_stays(tmp_path, monkeypatch, git_env):
+    monkeypatch.chdir(tmp_path)
+    out_dir = make_run(tmp_path, SPACED.encode(), THREE)
+    init_repo(tmp_path)
+    review.review_bulk(out_dir, "all", False)
+    result = CliRunner().invoke(cli, ["apply", "out/000_test", "--branch", "review/000"])
+    assert result.exit_code == 0, result.output
+    assert "your checkout is unchanged: `git switch review/000`" in result.output
+    assert (tmp_path / NAME).read_bytes() == SPACED.encode()
+    assert git(tmp_path, "symbolic-ref", "--short", "HEAD").strip() == "main"
+    assert git(tmp_path, "status", "--porcelain", "--", "articles") == ""
+
+    commits = git(tmp_path, "rev-list", "--reverse", "main..review/000").split()
+    assert len(commits) == 4
+    for commit in commits:
+        stat = git(tmp_path, "diff-tree", "--numstat", "-r", "--no-commit-id", commit).split()
+        assert stat[2] == NAME and git(tmp_path, "log", "-1", "--format=%s", commit).startswith("000_test.txt: ")
+    full = subprocess_bytes(tmp_path, "cat-file", "blob", f"review/000:{NAME}").decode()
+    assert full == "Un: 46,7 milliards.\nDeux [DONNÉES NÉCESSAIRES].\nTrois: 11 décembre 2023.\nQuatre.\nCinq.\nFin du texte de l'article."
+
+    # Any single correction can be taken back with git (when no other one touches its lines).
+    git(tmp_path, "switch", "-q", "review/000")
+    git(tmp_path, "revert", "--no-edit", commits[1])
+    assert (tmp_path / NAME).read_text(encoding="utf-8") == full.replace("11 décembre", "23 mars")
+
+    git(tmp_path, "switch", "-q", "main")
+    with pytest.raises(ApplyError, match="differs from the bytes of the run"):
+        apply(out_dir, branch="review/000")
+    with pytest.raises(ApplyError, match="you are on main; use --commit"):
+        apply(out_dir, branch="main")
+
+
+def test_a_second_branch_apply_says_it_is_done(tmp_path, monkeypatch, git_env):
+    monkeypatch.chdir(tmp_path)
+    out_dir = make_run(tmp_path, SAMPLE.encode(), THREE)
+    init_repo(tmp_path)
+    review.review_bulk(out_dir, "verified", False)
+    first = apply(out_dir, branch="review/x")
+    assert len(first.commits) == 3 and not first.wrote
+    with pytest.raises(ApplyError, match="these changes are already on review/x; nothing to do"):
+        apply(out_dir, branch="review/x")
+    assert decode((tmp_path / NAME).read_bytes(), tmp_path / NAME).text == SAMPLE
