@@ -1,0 +1,133 @@
+"""Properties of emit/review/apply on random articles: BOM or not, LF, CRLF, mixed, no final newline.
+
+1. Rejecting every change gives back the input bytes exactly.
+2. Accepted changes alter only their spans (a deleted whole line also loses its line break).
+3. ``git apply changes.diff`` gives exactly the bytes of the rewritten file.
+
+Examples are few (git runs in a subprocess for each) but the shapes are the awkward ones.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rewriter import emit, review
+from rewriter.apply import apply
+from rewriter.loader import load
+from rewriter.models import DELETE, REPLACE, Finding, Proposal, change_id
+
+from .test_emit import BOM, write_report
+
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+CHARS = list("ab é€.,;’«»\t-") + ["\r", "[", "]"]
+words = st.text(alphabet=CHARS, max_size=16)
+
+
+@st.composite
+def articles(draw) -> bytes:
+    lines = draw(st.lists(words, min_size=1, max_size=10))
+    uniform = draw(st.sampled_from(["\n", "\r\n", None]))
+    eols = [uniform or draw(st.sampled_from(["\n", "\r\n"])) for _ in lines]
+    text = "".join(line + eol for line, eol in zip(lines, eols))
+    if not draw(st.booleans()):
+        text = text[: -len(eols[-1])]
+    if not text:
+        text = "x"
+    return (BOM if draw(st.booleans()) else b"") + text.encode("utf-8")
+
+
+@st.composite
+def runs(draw):
+    """An article, random non-overlapping spans with random edits, and which ones are accepted."""
+    raw = draw(articles())
+    text = raw.decode("utf-8-sig")
+    cuts = sorted(draw(st.lists(st.integers(0, len(text)), max_size=10, unique=True)))
+    findings, proposals, accepted = {}, [], set()
+    for start, end in zip(cuts[::2], cuts[1::2]):
+        f = Finding.at(text, start, end, "claim", "test", "random span")
+        action = draw(st.sampled_from([REPLACE, DELETE]))
+        new = draw(st.text(alphabet=CHARS + ["\n"], max_size=12)) if action == REPLACE else ""
+        p = Proposal(change_id(f.id), f.id, action, new, rationale="random", status="verified")
+        findings[f.id] = f
+        proposals.append(p)
+        if draw(st.booleans()):
+            accepted.add(p.id)
+    return raw, findings, proposals, accepted
+
+
+def make(root: Path, raw: bytes, findings, proposals) -> tuple[Path, Path]:
+    path = root / "articles" / "a.txt"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(raw)
+    article = load(path)
+    out_dir = root / "out" / "a"
+    emit.write_outputs(out_dir, article, findings, proposals, repo_path="articles/a.txt")
+    write_report(out_dir, article, "articles/a.txt", findings, proposals)
+    return path, out_dir
+
+
+@SETTINGS
+@given(runs())
+def test_rejecting_every_change_gives_back_the_input_bytes(case):
+    raw, findings, proposals, _ = case
+    with tempfile.TemporaryDirectory() as tmp:
+        path, out_dir = make(Path(tmp), raw, findings, proposals)
+        article = load(path)
+        assert article.encode(emit.splice(article.text, emit.text_edits(findings, proposals, set()))) == raw
+        review.review_bulk(out_dir, None, True)
+        result = apply(out_dir, repo_root=Path(tmp))
+        assert not result.edits and path.read_bytes() == raw
+
+
+def line_break_at(text: str, pos: int) -> str:
+    return "\r\n" if text.startswith("\r\n", pos) else "\n" if text.startswith("\n", pos) else ""
+
+
+@SETTINGS
+@given(runs())
+def test_accepted_changes_alter_only_their_spans(case):
+    raw, findings, proposals, accepted = case
+    with tempfile.TemporaryDirectory() as tmp:
+        path, out_dir = make(Path(tmp), raw, findings, proposals)
+        text = load(path).text
+        decisions = review.Decisions.load(out_dir)
+        for p in proposals:
+            decisions.record(p.id, "accept" if p.id in accepted else "reject", save=False)
+        decisions.save()
+        result = apply(out_dir, repo_root=Path(tmp))
+        by_id = {p.id: p for p in proposals}
+        assert {e.change_id for e in result.edits} == accepted
+        expected = text
+        for e in sorted(result.edits, reverse=True):        # rebuilt from the end, independently of splice
+            p = by_id[e.change_id]
+            f = findings[p.finding_id]
+            span = (f.start, f.end)
+            if (e.start, e.end) != span:                     # only a whole-line delete may widen,
+                assert p.action == DELETE                    # over one line break after or before it
+                before = "\r\n" if text.endswith("\r\n", 0, f.start) else "\n" if text.endswith("\n", 0, f.start) else ""
+                assert (e.start, e.end) in {(f.start, f.end + len(line_break_at(text, f.end))),
+                                            (f.start - len(before), f.end)}
+                assert e.end - e.start > f.end - f.start
+            expected = expected[:e.start] + (p.replacement if p.action == REPLACE else "") + expected[e.end:]
+        assert path.read_bytes() == (BOM if raw.startswith(BOM) else b"") + expected.encode("utf-8")
+
+
+@SETTINGS
+@given(runs())
+def test_git_apply_of_changes_diff_gives_the_rewritten_bytes(case):
+    raw, findings, proposals, _ = case
+    with tempfile.TemporaryDirectory() as tmp:
+        path, out_dir = make(Path(tmp), raw, findings, proposals)
+        rewritten = (out_dir / "a.txt").read_bytes()
+        if rewritten == raw:
+            assert (out_dir / "changes.diff").read_bytes() == b""
+            return
+        proc = subprocess.run(["git", "-c", "core.autocrlf=false", "apply", "out/a/changes.diff"],
+                              cwd=tmp, capture_output=True)
+        assert proc.returncode == 0, proc.stderr.decode()
+        assert path.read_bytes() == rewritten
