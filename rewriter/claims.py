@@ -78,7 +78,7 @@ def find_claims(llm, text: str, chunk: tuple[int, int], ctx: ArticleContext,
     try:
         reply = llm.ask(TASK, messages_for(text, chunk, numbered, ctx), load_schema(TASK), check=check)
     except LLMError as exc:
-        return ClaimsResult(calls=exc.calls, error=f"claims: {exc}")
+        return ClaimsResult(calls=exc.calls, error=str(exc))
 
     result = ClaimsResult(calls=reply.calls)
     occupied = list(taken)

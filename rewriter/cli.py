@@ -145,6 +145,10 @@ def run(article, offline, out_root, sources_dir, fetch, encoding, **options):
     result = run_article(article, settings, run_options_from(out_root, sources_dir, fetch, encoding))
     err.print(run_summary(result.report))
     out(str(result.files["report"]))
+    if result.report["errors"]:
+        for error in result.report["errors"]:
+            status(f"{article}: {error['message']}")
+        raise SystemExit(1)
 
 @cli.command()
 @click.argument("folder", default="articles", type=click.Path(exists=True, file_okay=False))

@@ -107,7 +107,7 @@ def propose(llm, text: str, chunk: tuple[int, int], findings: list[Finding], ctx
     try:
         reply = llm.ask(TASK, messages, load_schema(TASK), check=_checker(findings, snippet_ids))
     except LLMError as exc:
-        reason = f"corrections: {exc}"
+        reason = str(exc)
         return CorrectionsResult(calls=exc.calls, error=reason,
                                  proposals=[failed_proposal(f, reason) for f in findings])
     order = {f.id: i for i, f in enumerate(findings)}

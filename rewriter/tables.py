@@ -28,8 +28,8 @@ def run_summary(report: dict[str, Any]) -> Table:
     table.add_row("tokens (prompt / completion)", f"{usage['prompt_tokens']} / {usage['completion_tokens']}")
     table.add_row("cache hits", str(usage["cache_hits"]))
     table.add_row("seconds", f"{sum(usage['stages'].values()):.2f}")
-    for error in report["errors"]:
-        table.add_row(f"[red]error ({error['stage']})[/red]", error["message"])
+    if report["errors"]:
+        table.add_row("[red]errors[/red]", f"[red]{len(report['errors'])}[/red]")
     return table
 
 
