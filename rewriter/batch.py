@@ -101,19 +101,22 @@ def run_batch(folder: str | Path, settings: Settings, options: RunOptions, *, co
     outcomes: dict[Path, ArticleOutcome] = {}
     interrupted = False
     pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="rewriter")
+    futures = {pool.submit(_outcome, p, lambda p=p: run_article(p, settings, options, llm=llm)): p
+               for p in paths}
     try:
-        futures = {pool.submit(_outcome, p, lambda p=p: run_article(p, settings, options, llm=llm)): p
-                   for p in paths}
         for future in as_completed(futures):
-            outcome = future.result()
-            outcomes[futures[future]] = outcome
+            outcomes[futures[future]] = future.result()
             if on_done:
-                on_done(outcome)
+                on_done(outcomes[futures[future]])
     except KeyboardInterrupt:
         interrupted = True
         raise
     finally:
-        pool.shutdown(wait=not interrupted, cancel_futures=True)
+        # Articles in flight finish (their replies land in the cache); those not started never start.
+        pool.shutdown(wait=True, cancel_futures=True)
+        for future, path in futures.items():
+            if path not in outcomes and future.done() and not future.cancelled():
+                outcomes[path] = future.result()
         result = BatchResult([outcomes[p] for p in paths if p in outcomes], time.perf_counter() - start,
                              interrupted)
         summary = result.summary()

@@ -1,0 +1,130 @@
+"""`rewriter batch`: the whole folder, past bad articles and 429 bursts, resumable after an interrupt."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from rewriter.batch import run_batch
+from rewriter.cli import cli
+from rewriter.resources import schema_errors
+from tests.conftest import SEEDS
+from tests.editor_model import EditorModel
+from tests.fake_llm import Fault, FakeLLM
+
+# Seed 004 has no detector finding; its one typo gives it a claim, so every seed costs two requests.
+TYPO = {"gagnéune": ("typo", "gagné une", "https://fr.wiktionary.org/wiki/gagner",
+                     "gagner : verbe du premier groupe.")}
+
+
+def editor():
+    return EditorModel(claims=TYPO)
+
+
+@pytest.fixture
+def folder(tmp_path):
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    for seed in SEEDS:
+        shutil.copy(seed, articles / seed.name)
+    return articles
+
+
+def batch_cli(fake, folder, out, *args):
+    env = {"MISTRAL_BASE_URL": fake.base_url, "REWRITER_MODEL": "fake-model"}
+    return CliRunner().invoke(cli, ["batch", str(folder), "--out", str(out), *args], env=env,
+                              catch_exceptions=False)
+
+
+def read_summary(out: Path) -> dict:
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert schema_errors(summary, "summary") == []
+    return summary
+
+
+def test_every_seed_goes_through_in_two_requests_each(folder, tmp_path):
+    with FakeLLM(responder=editor()) as fake:
+        result = batch_cli(fake, folder, tmp_path / "out", "-j", "3")
+        assert result.exit_code == 0, result.output
+        assert len(fake.chat_requests) == 2 * len(SEEDS)
+    summary = read_summary(tmp_path / "out")
+    assert [a["ok"] for a in summary["articles"]] == [True] * len(SEEDS)
+    assert summary["totals"]["requests"] == 2 * len(SEEDS)
+    for seed in SEEDS:
+        assert (tmp_path / "out" / seed.stem / "changes.diff").exists()
+    assert "5 articles" in result.stderr
+
+
+def test_a_bad_article_is_named_and_the_others_complete(folder, tmp_path):
+    (folder / "broken.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    (folder / "legacy.txt").write_bytes("Caf\xe9 cr\xe8me [TBD]\n".encode("latin-1"))
+    with FakeLLM(responder=editor()) as fake:
+        result = batch_cli(fake, folder, tmp_path / "out")
+        assert len(fake.chat_requests) == 2 * len(SEEDS)
+    assert result.exit_code == 1
+    summary = read_summary(tmp_path / "out")
+    failed = {Path(p).name for p in summary["failed"]}
+    assert failed == {"broken.txt", "legacy.txt"}
+    assert "NUL byte at offset" in result.stderr and "try --encoding cp1252" in result.stderr
+    ok = [a for a in summary["articles"] if a["ok"]]
+    assert len(ok) == len(SEEDS) and all(a["requests"] == 2 for a in ok)
+
+
+def test_a_failing_call_fails_its_article_only(folder, tmp_path):
+    # The first request of the run (one article's claims) is refused for good (HTTP 400).
+    with FakeLLM(responder=editor()) as fake:
+        fake.enqueue(Fault.http(400, {"message": "bad request"}))
+        result = batch_cli(fake, folder, tmp_path / "out", "-j", "1")
+    assert result.exit_code == 1
+    summary = read_summary(tmp_path / "out")
+    assert len(summary["failed"]) == 1 and "HTTP 400" in summary["articles"][0]["error"]
+    assert all(a["ok"] for a in summary["articles"][1:])
+    assert (tmp_path / "out" / SEEDS[0].stem / "report.json").exists()   # the failed one still has its report
+
+
+def test_a_burst_of_429s_pauses_everyone_and_every_article_completes(folder, tmp_path):
+    burst = 6
+    with FakeLLM(responder=editor()) as fake:
+        fake.enqueue(*[Fault.rate_limited(retry_after=0.3) for _ in range(burst)])
+        settings = fake.settings(cache_dir=tmp_path / "cache", max_retry_wait=1.0)
+        from rewriter.pipeline import RunOptions
+        start = time.monotonic()
+        result = run_batch(folder, settings, RunOptions(out_root=tmp_path / "out"), concurrency=4)
+        elapsed = time.monotonic() - start
+        requests = len(fake.chat_requests)
+    assert [o.ok for o in result.outcomes] == [True] * len(SEEDS)
+    assert requests == 2 * len(SEEDS) + burst          # bounded: each 429 costs exactly one retry
+    assert elapsed >= 0.3                              # Retry-After was honoured
+
+
+def test_an_interrupted_batch_resumes_without_repeating_finished_requests(folder, tmp_path):
+    from rewriter.pipeline import RunOptions
+
+    done = []
+
+    def interrupt_after_first(outcome):
+        done.append(outcome)
+        raise KeyboardInterrupt
+
+    with FakeLLM(responder=editor()) as fake:
+        settings = fake.settings(cache_dir=tmp_path / "cache")
+        options = RunOptions(out_root=tmp_path / "out")
+        with pytest.raises(KeyboardInterrupt):
+            run_batch(folder, settings, options, concurrency=2, on_done=interrupt_after_first)
+        first = len(fake.chat_requests)
+        interrupted = read_summary(tmp_path / "out")
+        assert interrupted["interrupted"] is True
+        assert 1 <= len(interrupted["articles"]) < len(SEEDS)
+
+        result = run_batch(folder, settings, options, concurrency=2)
+        bodies = [json.dumps(b["messages"], sort_keys=True) for b in fake.chat_requests]
+    assert [o.ok for o in result.outcomes] == [True] * len(SEEDS)
+    assert first < len(bodies) == 2 * len(SEEDS)           # every request made exactly once overall
+    assert max(Counter(bodies).values()) == 1
+    assert sum(o.cache_hits for o in result.outcomes) == first
