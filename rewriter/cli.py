@@ -314,6 +314,44 @@ def doctor(**options):
         raise SystemExit(1)
 
 
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text: one line per finding, like a linter; json: one document (schemas/check.json).")
+@encoding_option
+@friendly_errors
+def check(paths, fmt, encoding):
+    """List placeholders, dangling citations, generation artifacts, web chrome and broken tables.
+
+    PATHS are files or folders, searched recursively for .txt, .md and .markdown
+    files [default: articles/]. Nothing is changed.
+
+    \b
+    Exit status:
+      0  no blocking finding
+      1  a placeholder, dangling citation or artifact remains (gate a commit on it)
+      2  usage or input error; the other files are still checked and reported
+    """
+    import codecs
+    import json
+
+    from .check import check_paths, exit_status, format_text
+    from .console import out, warn
+
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise click.BadParameter(f"unknown encoding {encoding!r}", param_hint="--encoding") from None
+    report = check_paths(paths or ["articles"], encoding)
+    if not report["articles"]:
+        raise click.UsageError(f"no .txt, .md or .markdown file in {', '.join(paths or ['articles'])}")
+    for article in report["articles"]:
+        if article["error"]:
+            warn(article["error"])
+    out(json.dumps(report, ensure_ascii=False) if fmt == "json" else format_text(report))
+    click.get_current_context().exit(exit_status(report))
+
+
 def main():
     cli(prog_name="rewriter")
 
