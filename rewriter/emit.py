@@ -361,10 +361,11 @@ def write_outputs(out_dir: Path, article: Article, findings: dict[str, Finding],
     new_bytes = article.encode(splice(article.text, text_edits(findings, proposals, text=article.text)))
     paths = {"article": out_dir / article.path.name, "diff": out_dir / "changes.diff",
              "critic": out_dir / f"{article.stem}.critic.md", "review": out_dir / "review.md"}
-    atomic_write(paths["article"], new_bytes)
-    atomic_write(paths["diff"], diff_bytes(unified_diff(article.raw, new_bytes, repo_path)))
-    atomic_write_text(paths["critic"], critic_markup(article.text, findings, proposals))
+    # Regenerable output: atomic, but not worth an fsync each.
+    atomic_write(paths["article"], new_bytes, durable=False)
+    atomic_write(paths["diff"], diff_bytes(unified_diff(article.raw, new_bytes, repo_path)), durable=False)
+    atomic_write_text(paths["critic"], critic_markup(article.text, findings, proposals), durable=False)
     atomic_write_text(paths["review"], review_markdown(article, findings, proposals,
-                                                       repo_path=repo_path, out_dir=out_dir))
+                                                       repo_path=repo_path, out_dir=out_dir), durable=False)
     return paths
 

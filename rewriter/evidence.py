@@ -328,7 +328,7 @@ class Evidence:
         doc.title = cached["title"] or doc.title
         if self.evidence_dir is not None:
             path = Path(self.evidence_dir) / f"{doc.id}.txt"
-            atomic_write_text(path, doc.text)
+            atomic_write_text(path, doc.text, durable=False)
             doc.path = str(path)
 
     def _cache_get(self, url: str) -> dict | None:
