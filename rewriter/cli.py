@@ -31,6 +31,8 @@ def model_options(fn):
                      help="Sampling temperature, 0 to 1."),
         click.option("--timeout", type=float, default=120.0, show_default=True,
                      help="Seconds to wait for one reply."),
+        click.option("--max-tokens", type=click.IntRange(256), default=8192, show_default=True,
+                     help="Longest reply the model may write; a reply cut at this length is an error."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -83,6 +85,7 @@ def settings_from(options: dict, **extra) -> Settings:
         api_key_env=options.get("api_key_env"),
         temperature=options.get("temperature"),
         timeout=options.get("timeout"),
+        max_tokens=options.get("max_tokens"),
         cache_dir=options.get("cache_dir"),
         use_cache=not options.get("no_cache", False),
         **extra,
