@@ -149,14 +149,10 @@ def html_title(markup: str) -> str:
 
 def html_to_text(markup: str, url: str | None = None) -> str:
     """The page's main text (trafilatura), or all its visible text when trafilatura finds none."""
-    try:
-        import trafilatura
-    except ImportError:  # e.g. lxml without its html-clean extra: still read the page, less cleanly
-        trafilatura = None
-    text = None
-    if trafilatura is not None:
-        text = trafilatura.extract(markup, url=url, favor_recall=True, include_comments=False,
-                                   include_tables=True)
+    import trafilatura  # imported here: it is slow to load, and only --fetch and HTML libraries need it
+
+    text = trafilatura.extract(markup, url=url, favor_recall=True, include_comments=False,
+                               include_tables=True)
     return text or _strip_tags(markup)
 
 
