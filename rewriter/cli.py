@@ -145,7 +145,9 @@ def run(article, offline, out_root, sources_dir, fetch, encoding, **options):
     settings = settings_from(options, offline=offline)
     if not settings.model_enabled and not offline:
         status(OFFLINE_HINT)
-    result = run_article(article, settings, run_options_from(out_root, sources_dir, fetch, encoding))
+    with err.status("starting…") as spinner:
+        result = run_article(article, settings, run_options_from(out_root, sources_dir, fetch, encoding),
+                             on_stage=lambda name: spinner.update(f"{name}…"))
     err.print(run_summary(result.report))
     out(str(result.files["report"]))
     if result.report["errors"]:

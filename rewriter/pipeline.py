@@ -9,7 +9,7 @@ from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from . import __version__, claims, corrections, detect, emit, evidence, verify
 from .loader import Article, atomic_write_text, load
@@ -42,13 +42,16 @@ class RunResult:
 
 
 class _Stages:
-    """Wall time per stage, for the report."""
+    """Wall time per stage, for the report; ``on_stage`` hears each stage begin (for progress)."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_stage: Callable[[str], None] | None = None) -> None:
         self.seconds: dict[str, float] = {}
+        self.on_stage = on_stage
 
     @contextmanager
     def __call__(self, name: str):
+        if self.on_stage:
+            self.on_stage(name)
         start = time.perf_counter()
         try:
             yield
@@ -66,11 +69,11 @@ def repo_relative(path: Path) -> str:
 
 
 def run_article(path: str | Path, settings: Settings, options: RunOptions | None = None,
-                llm=None) -> RunResult:
+                llm=None, on_stage: Callable[[str], None] | None = None) -> RunResult:
     """Run every stage on one article and write ``out/<stem>/``. ``llm`` may be shared (batch)."""
     options = options or RunOptions()
     article = load(path, options.encoding)
-    stage = _Stages()
+    stage = _Stages(on_stage)
     text = article.text
 
     with stage("detect"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from rich.table import Table
@@ -41,7 +42,7 @@ def batch_summary(result) -> Table:
         table.add_column(name, justify=justify)
     for o in result.outcomes:
         statuses = ", ".join(f"{n} {s}" for s, n in sorted(o.statuses.items()))
-        table.add_row(o.path, str(o.findings), statuses, str(o.requests), str(o.cache_hits),
+        table.add_row(Path(o.path).name, str(o.findings), statuses, str(o.requests), str(o.cache_hits),
                       f"[red]{o.error}[/red]" if o.error else "")
     totals = result.totals()
     table.add_row(f"{len(result.outcomes)} articles", "", "", str(totals["requests"]),
