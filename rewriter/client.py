@@ -292,7 +292,8 @@ class LLMClient:
         s = self.settings
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception(_transient),
-            stop=tenacity.stop_after_attempt(s.max_retries + 1),
+            stop=(tenacity.stop_after_attempt(s.max_retries + 1)
+                  | tenacity.stop_before_delay(s.max_retry_total)),
             wait=self._wait,
             before_sleep=lambda state: console.status(
                 f"{what}: {_short_error(state.outcome.exception())}; retrying in "

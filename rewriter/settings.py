@@ -30,9 +30,10 @@ class Settings:
     # True when the user gave a base URL (option or env): a local server may need no key.
     base_url_configured: bool = False
     offline: bool = False
-    # Transport retry bounds.
+    # Transport retry bounds: attempts, the longest single wait, and all waits together.
     max_retries: int = 5
     max_retry_wait: float = 60.0
+    max_retry_total: float = 300.0
     # Shared rate limits (0 = unlimited).
     requests_per_second: float = 0.0
     tokens_per_minute: int = 0

@@ -208,6 +208,13 @@ def test_retry_after_is_capped_by_max_retry_wait(fake, settings):
     assert time.monotonic() - start < 2
 
 
+def test_retries_stop_when_their_total_time_is_spent(fake, settings):
+    fake.enqueue(*[Fault.rate_limited(retry_after=0.2) for _ in range(6)])
+    with pytest.raises(LLMError, match="still rate limited"):
+        ask(replace(settings, max_retry_wait=1.0, max_retries=5, max_retry_total=0.3))
+    assert len(fake.chat_requests) == 2      # 0.2 s + 0.2 s would pass the 0.3 s budget
+
+
 def test_retry_after_parses_seconds_milliseconds_and_http_dates():
     def exc(**headers):
         return SimpleNamespace(response=SimpleNamespace(headers=headers))
