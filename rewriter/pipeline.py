@@ -159,6 +159,7 @@ def build_report(article: Article, ctx, settings: Settings, findings, claim_find
         "tool": f"rewriter {__version__}",
         "article": {
             "path": article.path.as_posix(), "file": article.path.name, "stem": article.stem,
+            "absolute_path": article.path.resolve().as_posix(), "repo_path": repo_relative(article.path),
             "sha256": article.sha256, "encoding": article.encoding, "bom": article.bom,
             "language": ctx.language, "date": ctx.date,
         },
