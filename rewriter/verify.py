@@ -3,7 +3,8 @@
 A source is ``verified`` only when its quote was found in a text that was actually read: a page
 fetched with ``--fetch`` or a file of the local library. A proposal is ``verified`` only when one
 of its sources is, every number and date its replacement adds appears in a verified quote, and
-it passes the edit-safety rules. Everything else is ``needs_review``, with the reason in words.
+it passes the edit-safety rules. Everything else is ``needs_review``, with the reason in words,
+except a deletion of anything but boilerplate or an artifact, which is ``failed`` and changes nothing.
 """
 
 from __future__ import annotations
@@ -257,14 +258,25 @@ def _fail(proposal: Proposal, reason: str) -> None:
     proposal.status, proposal.status_reason, proposal.error = FAILED, reason, proposal.error or reason
 
 
-def _edit_problems(proposal: Proposal, finding: Finding) -> list[str]:
-    """Edit-safety rules, whatever the model says."""
+def _forbidden_deletion(proposal: Proposal, finding: Finding) -> str | None:
+    """Why the proposal may not delete this span, or ``None``.
+
+    An empty (or blank) replacement is a deletion whatever the action says. Only boilerplate and
+    artifacts may go: a placeholder, a dangling citation or a claim that vanished would leave the
+    article wrong without anything showing it ("Le PIB a crû de  en 2024").
+    """
     if proposal.action == DELETE:
         proposal.replacement = ""   # a deletion carries no text
+    if proposal.replacement.strip() or finding.kind in DELETABLE_KINDS:
+        return None
+    return ("deletion is allowed only for boilerplate and artifacts; "
+            f"the model proposed deleting a {finding.kind.replace('_', ' ')}")
+
+
+def _edit_problems(proposal: Proposal, finding: Finding) -> list[str]:
+    """Edit-safety rules that leave the proposal for review, whatever the model says."""
     replacement = proposal.replacement
     problems = []
-    if not replacement and finding.kind not in DELETABLE_KINDS:
-        problems.append("deletion is allowed only for boilerplate and artifacts")
     if replacement and replacement == finding.text:
         problems.append("the replacement is the same as the original text")
     span = len(finding.text)
@@ -297,8 +309,9 @@ def verify(article_text: str, findings: dict[str, Finding], proposals: list[Prop
     """Check every proposal's sources and edits; mutates the proposals in place and returns the same list.
 
     ``replace``/``delete`` end ``verified`` or ``needs_review`` (``failed`` when the proposal targets
-    no finding of the article); ``keep`` and ``needs_human`` keep that status; a ``failed`` proposal
-    stays failed. Sources are checked in every case.
+    no finding of the article, or deletes a span that is not boilerplate or an artifact); ``keep``
+    and ``needs_human`` keep that status; a ``failed`` proposal stays failed. Sources are checked in
+    every case.
     """
     seen: set[str] = set()
     for proposal in proposals:
@@ -323,6 +336,10 @@ def verify(article_text: str, findings: dict[str, Finding], proposals: list[Prop
         seen.add(proposal.finding_id)
         if proposal.action in (KEEP, NEEDS_HUMAN):
             proposal.status = proposal.action
+            continue
+        forbidden = _forbidden_deletion(proposal, finding)
+        if forbidden:
+            _fail(proposal, forbidden)
             continue
         problems = _edit_problems(proposal, finding)
         grounded, reason = _grounding(proposal, finding)

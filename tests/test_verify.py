@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
 from rewriter.evidence import gather
-from rewriter.models import (ARTIFACT, BOILERPLATE, CLAIM, DELETE, FAILED, KEEP, NEEDS_HUMAN, NEEDS_REVIEW,
-                             PLACEHOLDER, REPLACE, VERIFIED, Finding, Proposal, Reference, Source, change_id)
+from rewriter.models import (ARTIFACT, BOILERPLATE, CLAIM, DANGLING_CITATION, DELETE, FAILED, KEEP, NEEDS_HUMAN,
+                             NEEDS_REVIEW, PLACEHOLDER, REPLACE, VERIFIED, Finding, Proposal, Reference, Source, change_id)
 from rewriter.settings import Settings
 from rewriter.verify import find_quote, normalise, numbers_in, verify
 from tests.served import PAGES, pages  # noqa: F401  (fixture)
@@ -268,21 +268,33 @@ def test_malformed_or_non_http_urls_are_never_verified(url, settings):
 
 
 def test_deletion_is_only_for_boilerplate_and_artifacts(settings):
-    article = "Le maire a parlé.\nLire aussi : nos autres articles\n(1 234 mots)\n"
+    article = ("Le maire a parlé.\nLire aussi : nos autres articles\n(1 234 mots)\n"
+               "Le PIB a crû de [CHIFFRE] en 2024 [3].\n")
     claim = finding_at(article, "Le maire a parlé.")
     chrome = finding_at(article, "Lire aussi : nos autres articles", BOILERPLATE)
     count = finding_at(article, "(1 234 mots)", ARTIFACT)
+    placeholder = finding_at(article, "[CHIFFRE]", PLACEHOLDER)
+    dangling = finding_at(article, " [3]", DANGLING_CITATION)
     proposals = [model_proposal(claim.id, DELETE), model_proposal(chrome.id, DELETE),
-                 model_proposal(count.id, REPLACE, ""), model_proposal(claim.id, REPLACE, "Le maire a parlé hier.")]
+                 model_proposal(count.id, REPLACE, ""), model_proposal(claim.id, REPLACE, "Le maire a parlé hier."),
+                 model_proposal(placeholder.id, DELETE), model_proposal(dangling.id, REPLACE, " ")]
     proposals[1].replacement = "sneaked in"
+    findings = {f.id: f for f in (claim, chrome, count, placeholder, dangling)}
     evidence = gather(article, [], sources_dir=None, fetch=False, settings=settings, evidence_dir=None)
-    verify(article, {f.id: f for f in (claim, chrome, count)}, proposals, evidence)
-    assert proposals[0].status == NEEDS_REVIEW
-    assert proposals[0].status_reason.startswith("deletion is allowed only for boilerplate and artifacts")
+    verify(article, findings, proposals, evidence)
+    refused = [proposals[0], proposals[4], proposals[5]]
+    assert [p.status for p in refused] == [FAILED] * 3
+    assert [p.status_reason for p in refused] == [
+        f"deletion is allowed only for boilerplate and artifacts; the model proposed deleting a {kind}"
+        for kind in ("claim", "placeholder", "dangling citation")]
+    assert all(p.error == p.status_reason and not p.changes_text for p in refused)
     assert proposals[1].replacement == ""
     assert (proposals[1].status, proposals[2].status) == (NEEDS_REVIEW, NEEDS_REVIEW)
     assert proposals[1].status_reason == "a deletion cites no source: check by eye that the span is debris"
     assert proposals[3].status == FAILED and "second proposal" in proposals[3].status_reason
+    # Even with every proposal that still changes text accepted, the placeholder stays visible.
+    assert apply_by_span(article, findings, proposals) == (
+        "Le maire a parlé.\n\n\nLe PIB a crû de [CHIFFRE] en 2024 [3].\n")
 
 
 def test_a_replacement_much_longer_than_its_span_needs_review(settings):
@@ -392,7 +404,7 @@ def test_instructions_in_the_article_change_nothing_outside_finding_spans(settin
     assert VERIFIED not in {p.status for p in proposals}
     huge, claim_deletion = proposals[:2]
     assert huge.status == NEEDS_REVIEW and "over 3x and 200 characters" in huge.status_reason
-    assert claim_deletion.status == NEEDS_REVIEW
+    assert claim_deletion.status == FAILED and not claim_deletion.changes_text
     assert claim_deletion.status_reason.startswith("deletion is allowed only for boilerplate and artifacts")
     assert claim_deletion.sources[0].status == "not_found"
     foreign = [p for p in proposals if p.finding_id not in findings]
