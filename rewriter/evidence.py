@@ -7,16 +7,21 @@ Three kinds of document, each optional:
   read locally, so a quote from them can be checked without any network;
 - ``fetched``: a URL the model proposes, read on demand.
 
-Nothing goes on the network unless ``fetch`` is on and the settings are not offline. Fetched
-extracts are cached (diskcache, under ``settings.cache_dir/fetch``) and written to
-``out/<stem>/evidence/<id>.txt``, exactly the text the grounding check reads.
+Nothing goes on the network unless ``fetch`` is on and the settings are not offline. A URL whose
+host resolves to a private, loopback or link-local address is refused, before the request and after
+each redirect, unless ``settings.fetch_private``: the URLs come from the model, and an article can
+carry instructions aimed at it. Fetched extracts are cached (diskcache, under
+``settings.cache_dir/fetch``) and written to ``out/<stem>/evidence/<id>.txt``, exactly the text the
+grounding check reads.
 """
 
 from __future__ import annotations
 
 import functools
 import html
+import ipaddress
 import re
+import socket
 import unicodedata
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -160,17 +165,67 @@ class FetchError(Exception):
     """Why a URL could not be read, in words (``HTTP 404``, ``timed out``, ...)."""
 
 
-def fetch_url(url: str) -> tuple[str, str]:
-    """Download ``url`` and return ``(title, text)``; raise :class:`FetchError` with the reason."""
+def host_addresses(host: str) -> list[str]:
+    """Every address ``host`` resolves to (an IP literal resolves to itself)."""
+    return [info[4][0] for info in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)]
+
+
+def _embedded(ip: ipaddress.IPv4Address | ipaddress.IPv6Address):
+    """The address itself and any IPv4 address it carries (IPv4-mapped, 6to4, Teredo)."""
+    yield ip
+    if isinstance(ip, ipaddress.IPv6Address):
+        yield from (a for a in (ip.ipv4_mapped, ip.sixtofour, ip.teredo and ip.teredo[1]) if a)
+
+
+def is_public_address(address: str) -> bool:
+    """False for loopback, private, link-local, multicast, reserved and unspecified addresses."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])    # drop an IPv6 zone ("fe80::1%eth0")
+    except ValueError:
+        return False
+    return all(a.is_global and not (a.is_loopback or a.is_private or a.is_link_local or a.is_multicast
+                                    or a.is_reserved or a.is_unspecified)
+               for a in _embedded(ip))
+
+
+def refusal(url: str, resolve=None) -> str | None:
+    """Why ``url`` may not be fetched, or ``None``: every address of its host must be public.
+
+    ``resolve`` (a host name -> addresses function, :func:`host_addresses` by default) is there
+    for tests, whose servers all listen on 127.0.0.1.
+    """
+    host = urlsplit(url).hostname or ""
+    try:
+        addresses = (resolve or host_addresses)(host)
+    except OSError as exc:          # socket.gaierror: no such host
+        return f"cannot resolve {host} ({exc.strerror or exc})"
+    except UnicodeError:            # a label IDNA cannot encode
+        return f"cannot resolve {host} (not a valid host name)"
+    if not addresses or not all(is_public_address(a) for a in addresses):
+        return f"refused: {host} resolves to a private, loopback or link-local address"
+    return None
+
+
+def fetch_url(url: str, *, allow_private: bool = False) -> tuple[str, str]:
+    """Download ``url`` and return ``(title, text)``; raise :class:`FetchError` with the reason.
+
+    Unless ``allow_private``, the URL and every redirect are first checked with :func:`refusal`.
+    """
     import httpx
 
     if not is_http_url(url):
         raise FetchError(f"not a well-formed http(s) URL: {url!r}")
+
+    def check(request: httpx.Request) -> None:
+        if not allow_private and (reason := refusal(str(request.url))):
+            raise FetchError(reason)
+
     timeout = httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT)
     headers = {"User-Agent": USER_AGENT, "Accept": "text/html, text/plain;q=0.9"}
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=True, max_redirects=MAX_REDIRECTS,
-                          headers=headers) as client, client.stream("GET", url) as response:
+        # The hook runs before the first request and before each redirected one.
+        with httpx.Client(timeout=timeout, follow_redirects=True, max_redirects=MAX_REDIRECTS, headers=headers,
+                          event_hooks={"request": [check]}) as client, client.stream("GET", url) as response:
             if response.status_code >= 400:
                 raise FetchError(f"HTTP {response.status_code}")
             mime = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
@@ -314,7 +369,7 @@ class Evidence:
         cached = self._cache_get(doc.url)
         if cached is None:
             try:
-                title, text = fetch_url(doc.url)
+                title, text = fetch_url(doc.url, allow_private=self.settings.fetch_private)
             except FetchError as exc:
                 doc.error = str(exc)
                 return

@@ -30,6 +30,8 @@ class Settings:
     # True when the user gave a base URL (option or env): a local server may need no key.
     base_url_configured: bool = False
     offline: bool = False
+    # Let --fetch read hosts on private, loopback or link-local addresses: for newsroom intranets and tests.
+    fetch_private: bool = False
     # Transport retry bounds: attempts, the longest single wait, and all waits together.
     max_retries: int = 5
     max_retry_wait: float = 60.0

@@ -57,6 +57,9 @@ def _handler(served: Served):
                 return self._send(200, "text/plain", b"too late")
             if path == "/moved":
                 return self._send(302, None, b"", {"Location": "/insee-chomage.html"})
+            if path == "/to-localhost":   # the same server under a name that resolves to loopback
+                port = self.server.server_address[1]
+                return self._send(302, None, b"", {"Location": f"http://localhost:{port}/insee-chomage.html"})
             if path == "/loop":
                 return self._send(302, None, b"", {"Location": "/loop"})
             if path == "/empty.html":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import subprocess
 import sys
@@ -21,7 +22,8 @@ LIBRARY = PAGES / "sources"
 
 @pytest.fixture
 def settings(tmp_path):
-    return Settings(cache_dir=tmp_path / "cache")
+    # The test server listens on 127.0.0.1, which the default settings refuse to fetch.
+    return Settings(cache_dir=tmp_path / "cache", fetch_private=True)
 
 
 def ref(url: str, label: str = "1", text: str | None = None) -> Reference:
@@ -75,7 +77,7 @@ def test_a_rerun_reads_the_cache_not_the_network(pages, settings, tmp_path):
     assert pages.hits("/insee-chomage.html") == 1
     assert second.documents[0].text == first.documents[0].text
     assert (tmp_path / "e" / "E1.txt").exists()        # still written for the reviewer
-    fresh = Settings(cache_dir=settings.cache_dir, use_cache=False)
+    fresh = dataclasses.replace(settings, use_cache=False)
     gather("A.", [ref(url)], sources_dir=None, fetch=True, settings=fresh, evidence_dir=None)
     assert pages.hits("/insee-chomage.html") == 2
 
@@ -113,6 +115,70 @@ def test_unreachable_host_is_an_error_not_a_crash(settings):
     [doc] = gather("A.", [ref("http://127.0.0.1:9/nothing")], sources_dir=None, fetch=True,
                    settings=settings, evidence_dir=None).documents
     assert doc.text is None and doc.error.startswith("ConnectError")
+
+
+# ---------------------------------------------------------------- private addresses
+
+REFUSED = "refused: {} resolves to a private, loopback or link-local address"
+
+
+@pytest.mark.parametrize("addresses", [
+    ["127.0.0.1"], ["::1"], ["10.1.2.3"], ["172.16.0.1"], ["192.168.1.10"], ["169.254.169.254"],
+    ["fe80::1%eth0"], ["fd00::1"], ["0.0.0.0"], ["::"], ["224.0.0.251"], ["ff02::1"], ["240.0.0.1"],
+    ["100.64.0.1"], ["::ffff:10.0.0.1"], ["2002:a00:1::1"],
+    ["93.184.216.34", "10.0.0.1"],               # every address counts, not only the first
+])
+def test_refusal_of_private_loopback_link_local_and_reserved_addresses(addresses):
+    asked = []
+
+    def resolve(host):
+        asked.append(host)
+        return addresses
+
+    assert ev.refusal("https://intranet.example/page", resolve) == REFUSED.format("intranet.example")
+    assert asked == ["intranet.example"]
+
+
+@pytest.mark.parametrize("addresses", [["93.184.216.34"], ["2606:2800:220:1:248:1893:25c8:1946"],
+                                       ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"]])
+def test_public_addresses_are_allowed(addresses):
+    assert ev.refusal("https://www.insee.fr/fr/statistiques", lambda host: addresses) is None
+
+
+def test_a_host_that_does_not_resolve_is_refused_too():
+    def resolve(host):
+        raise OSError(-2, "Name or service not known")
+
+    assert ev.refusal("https://nowhere.invalid/", resolve) == "cannot resolve nowhere.invalid (Name or service not known)"
+
+
+def test_by_default_a_loopback_url_is_refused_before_any_request(pages, tmp_path):
+    default = Settings(cache_dir=tmp_path / "cache")
+    assert default.fetch_private is False
+    found = gather("A.", [ref(pages.url("/insee-chomage.html"))], sources_dir=None, fetch=True,
+                   settings=default, evidence_dir=tmp_path / "e")
+    port = pages.base.rsplit(":", 1)[1]
+    named = found.document_for_source(Source(url=f"http://localhost:{port}/note.txt"))
+    metadata = found.document_for_source(Source(url="http://169.254.169.254/latest/meta-data/"))
+    assert [(d.text, d.error) for d in found.documents] == [
+        (None, REFUSED.format("127.0.0.1")), (None, REFUSED.format("localhost")),
+        (None, REFUSED.format("169.254.169.254"))]
+    assert named.error and metadata.error
+    assert pages.requests == []
+    assert not (tmp_path / "e").exists()
+
+
+def test_a_redirect_to_a_private_host_is_refused(pages, tmp_path, monkeypatch):
+    # Pretend the test server's 127.0.0.1 is a public address; "localhost" still resolves for real.
+    real = ev.host_addresses
+    monkeypatch.setattr(ev, "host_addresses", lambda host: ["93.184.216.34"] if host == "127.0.0.1" else real(host))
+    default = Settings(cache_dir=tmp_path / "cache")
+    found = gather("A.", [ref(pages.url("/to-localhost")), ref(pages.url("/moved"), "2")], sources_dir=None,
+                   fetch=True, settings=default, evidence_dir=None)
+    private, public = found.documents
+    assert (private.text, private.error) == (None, REFUSED.format("localhost"))
+    assert "7,5 %" in public.text                     # a redirect within an allowed host is followed
+    assert [path for path, _ in pages.requests] == ["/to-localhost", "/moved", "/insee-chomage.html"]
 
 
 def test_without_fetch_nothing_is_downloaded(pages, settings):

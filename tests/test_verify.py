@@ -9,7 +9,8 @@ from hypothesis import assume, given, settings as hsettings, strategies as st
 
 from rewriter.evidence import gather
 from rewriter.models import (ARTIFACT, BOILERPLATE, CLAIM, DANGLING_CITATION, DELETE, FAILED, KEEP, NEEDS_HUMAN,
-                             NEEDS_REVIEW, PLACEHOLDER, REPLACE, VERIFIED, Finding, Proposal, Reference, Source, change_id)
+                             NEEDS_REVIEW, PLACEHOLDER, REPLACE, VERIFIED, Finding, Proposal, Reference, Source,
+                             change_id)
 from rewriter.settings import Settings
 from rewriter.verify import find_quote, normalise, numbers_in, verify
 from tests.served import PAGES, pages  # noqa: F401  (fixture)
@@ -21,7 +22,8 @@ REAL = ("Le taux de chômage a baissé de 0,3 point au premier trimestre 2024 po
 
 @pytest.fixture
 def settings(tmp_path):
-    return Settings(cache_dir=tmp_path / "cache")
+    # The test server listens on 127.0.0.1, which the default settings refuse to fetch.
+    return Settings(cache_dir=tmp_path / "cache", fetch_private=True)
 
 
 def finding_at(text: str, needle: str, kind: str = CLAIM) -> Finding:
@@ -163,6 +165,19 @@ def test_the_four_statuses_every_time(pages, settings, tmp_path):
         assert "unreachable" in missing.status_reason and "HTTP 404" in missing.status_reason
         assert number.status_reason == "the replacement introduces 0.2, 69, not in any verified quote"
     assert pages.hits("/insee-chomage.html") == 1
+
+
+def test_by_default_a_url_on_a_private_address_is_unreachable(pages, tmp_path):
+    findings, proposals = four_cases(pages.base)
+    evidence = gather(ARTICLE, [], sources_dir=None, fetch=True, settings=Settings(cache_dir=tmp_path / "cache"),
+                      evidence_dir=None)
+    verify(ARTICLE, findings, proposals, evidence)
+    source = proposals[0].sources[0]
+    assert source.status == "unreachable"
+    assert source.reason == (pages.url("/insee-chomage.html")
+                             + ": refused: 127.0.0.1 resolves to a private, loopback or link-local address")
+    assert VERIFIED not in {p.status for p in proposals}
+    assert pages.requests == []
 
 
 def test_without_fetch_references_are_unchecked(pages, settings):
