@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import RewriterError
+from .errors import InputError, RewriterError
 from .limiter import RateLimiter
 from .loader import atomic_write_text, discover
 from .pipeline import RunOptions, run_article
@@ -37,6 +38,7 @@ class ArticleOutcome:
     cache_hits: int = 0
     seconds: float = 0.0
     out_dir: str | None = None
+    fatal: bool = False      # the error would stop every other article too
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -72,7 +74,9 @@ def _outcome(path: Path, fn: Callable[[], Any]) -> ArticleOutcome:
     try:
         result = fn()
     except RewriterError as exc:
-        return ArticleOutcome(str(path), ok=False, error=str(exc), seconds=time.perf_counter() - start)
+        message = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
+        return ArticleOutcome(str(path), ok=False, error=message, seconds=time.perf_counter() - start,
+                              fatal=getattr(exc, "fatal", False))
     except Exception as exc:  # one broken article must not stop the batch
         return ArticleOutcome(str(path), ok=False, error=f"{path}: unexpected {type(exc).__name__}: {exc}",
                               seconds=time.perf_counter() - start)
@@ -88,10 +92,37 @@ def _outcome(path: Path, fn: Callable[[], Any]) -> ArticleOutcome:
         seconds=time.perf_counter() - start, out_dir=str(result.out_dir))
 
 
+def output_names(paths: list[Path], folder: Path) -> dict[Path, str]:
+    """Each article's folder under out/: its stem, as with `rewriter run`, unless two articles share
+    a stem (``a/x.txt``, ``b/x.txt``, ``x.md``): then its path below FOLDER, suffix included."""
+    stems = Counter(p.stem for p in paths)
+    names = {}
+    for p in paths:
+        if stems[p.stem] == 1:
+            names[p] = p.stem
+        else:
+            try:
+                names[p] = p.relative_to(folder).as_posix()
+            except ValueError:
+                names[p] = p.name
+    return names
+
+
 def run_batch(folder: str | Path, settings: Settings, options: RunOptions, *, concurrency: int = 4,
+              on_start: Callable[[int], None] | None = None,
               on_done: Callable[[ArticleOutcome], None] | None = None) -> BatchResult:
-    """Run every article under ``folder``; write ``<out_root>/summary.json`` even when interrupted."""
+    """Run every article under ``folder``; write ``<out_root>/summary.json`` even when interrupted.
+
+    An error that every other article would meet too (key rejected, model not found, server
+    unreachable) stops the batch: articles not yet started are reported as not run.
+    """
+    folder = Path(folder)
     paths = discover([folder])
+    if not paths:
+        raise InputError(f"{folder}: no .txt, .md or .markdown article in this folder")
+    if on_start:
+        on_start(len(paths))
+    names = output_names(paths, folder)
     llm = None
     if settings.model_enabled:
         from .client import build_client
@@ -101,13 +132,29 @@ def run_batch(folder: str | Path, settings: Settings, options: RunOptions, *, co
     outcomes: dict[Path, ArticleOutcome] = {}
     interrupted = False
     pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="rewriter")
-    futures = {pool.submit(_outcome, p, lambda p=p: run_article(p, settings, options, llm=llm)): p
-               for p in paths}
+    stop = threading.Event()   # set by the first error that every other article would meet too
+
+    def work(path: Path) -> ArticleOutcome | None:
+        if stop.is_set():
+            return None
+        outcome = _outcome(path, lambda: run_article(path, settings, options, llm=llm, out_name=names[path]))
+        if outcome.fatal:
+            stop.set()
+        return outcome
+
+    futures = {pool.submit(work, p): p for p in paths}
+    stopped_by = None
     try:
         for future in as_completed(futures):
-            outcomes[futures[future]] = future.result()
+            outcome = future.result()
+            if outcome is None:
+                continue
+            outcomes[futures[future]] = outcome
             if on_done:
-                on_done(outcomes[futures[future]])
+                on_done(outcome)
+            if outcome.fatal:
+                stopped_by = outcome.error
+                break
     except KeyboardInterrupt:
         interrupted = True
         raise
@@ -115,8 +162,11 @@ def run_batch(folder: str | Path, settings: Settings, options: RunOptions, *, co
         # Articles in flight finish (their replies land in the cache); those not started never start.
         pool.shutdown(wait=True, cancel_futures=True)
         for future, path in futures.items():
-            if path not in outcomes and future.done() and not future.cancelled():
+            if path not in outcomes and future.done() and not future.cancelled() and future.result():
                 outcomes[path] = future.result()
+            elif path not in outcomes and stopped_by:
+                outcomes[path] = ArticleOutcome(str(path), ok=False,
+                                                error=f"{path}: not run; the batch stopped after: {stopped_by}")
         result = BatchResult([outcomes[p] for p in paths if p in outcomes], time.perf_counter() - start,
                              interrupted)
         summary = result.summary()

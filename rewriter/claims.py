@@ -48,7 +48,7 @@ def locate(quote: str, sentence: Sentence | None, text: str, chunk: tuple[int, i
     return None
 
 
-def messages_for(text: str, chunk: tuple[int, int], numbered: list[Sentence], ctx: ArticleContext) -> list[dict]:
+def messages_for(numbered: list[Sentence], ctx: ArticleContext) -> list[dict]:
     lines = "\n".join(f"[{s.number}] {s.text}" for s in numbered)
     prompt = render_prompt(TASK, sentences=lines, **ctx.prompt_variables())
     return [{"role": "user", "content": prompt}]
@@ -76,8 +76,10 @@ def find_claims(llm, text: str, chunk: tuple[int, int], ctx: ArticleContext,
         return problems
 
     try:
-        reply = llm.ask(TASK, messages_for(text, chunk, numbered, ctx), load_schema(TASK), check=check)
+        reply = llm.ask(TASK, messages_for(numbered, ctx), load_schema(TASK), check=check)
     except LLMError as exc:
+        if getattr(exc, "fatal", False):
+            raise  # key rejected, model missing, server down: no later request can do better
         return ClaimsResult(calls=exc.calls, error=str(exc))
 
     result = ClaimsResult(calls=reply.calls)

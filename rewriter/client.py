@@ -97,11 +97,16 @@ class Reply:
 
 
 class TransportError(LLMError):
-    """The server could not be used: ``status`` is the HTTP status, None when no response came."""
+    """The server could not be used: ``status`` is the HTTP status, None when no response came.
 
-    def __init__(self, message: str, *, status: int | None = None):
+    ``fatal`` means every other request would fail the same way (key rejected, model or
+    endpoint not found, server unreachable): callers stop rather than try the next item.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, fatal: bool = False):
         super().__init__(message)
         self.status = status
+        self.fatal = fatal
 
 
 @dataclass
@@ -521,7 +526,8 @@ def _describe(exc: openai.APIError, s: Settings, *, tries: int, what: str) -> Tr
                               "or check the server")
     if isinstance(exc, openai.APIConnectionError):
         cause = exc.__cause__ or exc
-        return TransportError(clean(f"cannot reach {url}: {cause}{gave_up}"))
+        return TransportError(clean(f"cannot reach {url}: {cause}{gave_up}; is the server running and "
+                                    "the base URL right? (`rewriter doctor` checks)"), fatal=True)
     status = exc.status_code
     message, param = _server_message(exc)
     if status in (401, 403):
@@ -532,7 +538,8 @@ def _describe(exc: openai.APIError, s: Settings, *, tries: int, what: str) -> Tr
     elif status == 404 and what.startswith("GET /models"):
         text = f"{url} has no /models endpoint (HTTP 404): {message}; is the base URL right (often .../v1)?"
     elif status == 404:
-        text = f"model '{s.model}' not found on {url} (HTTP 404): {message}"
+        text = (f"model '{s.model}' or the chat endpoint not found on {url} (HTTP 404): {message}; "
+                "check --model and --base-url (`rewriter doctor` lists the models)")
     elif status in (400, 422) and param:
         text = f"server rejected parameter '{param}' (HTTP {status}): {message}"
     elif status in (400, 422):
@@ -541,4 +548,4 @@ def _describe(exc: openai.APIError, s: Settings, *, tries: int, what: str) -> Tr
         text = f"still rate limited by {url} (HTTP 429){gave_up}: {message}"
     else:
         text = f"{what} failed on {url} (HTTP {status}){gave_up}: {message}"
-    return TransportError(clean(text), status=status)
+    return TransportError(clean(text), status=status, fatal=status in (401, 403, 404))

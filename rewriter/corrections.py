@@ -56,6 +56,8 @@ def build_messages(text: str, chunk: tuple[int, int], findings: list[Finding], c
 
 def _checker(findings: list[Finding], snippet_ids: set[str]):
     by_id = {f.id: f for f in findings}
+    # A snippet ("E2#1") or the whole document it comes from ("E2") may be cited.
+    citable = snippet_ids | {sid.split("#", 1)[0] for sid in snippet_ids}
 
     def check(data: dict[str, Any]) -> list[str]:
         problems = []
@@ -63,7 +65,8 @@ def _checker(findings: list[Finding], snippet_ids: set[str]):
         for i, p in enumerate(data["proposals"]):
             fid = p["finding_id"]
             if fid not in by_id:
-                problems.append(f"proposals[{i}].finding_id {fid!r} is not one of the listed finding ids.")
+                problems.append(f"proposals[{i}].finding_id {fid!r} is not one of the listed finding ids "
+                                f"({', '.join(by_id)}).")
                 continue
             if fid in seen:
                 problems.append(f"proposals[{i}]: finding {fid} has more than one proposal; send exactly one.")
@@ -74,9 +77,11 @@ def _checker(findings: list[Finding], snippet_ids: set[str]):
             if p["action"] != REPLACE and p["replacement"]:
                 problems.append(f"proposals[{i}]: replacement must be empty for action {p['action']}.")
             for j, s in enumerate(p["sources"]):
-                if s["evidence_id"] and s["evidence_id"] not in snippet_ids:
+                if s["evidence_id"] and s["evidence_id"] not in citable:
+                    offered = ", ".join(sorted(snippet_ids)) or "none"
                     problems.append(f"proposals[{i}].sources[{j}].evidence_id {s['evidence_id']!r} was not "
-                                    "offered; cite one of the evidence ids given, or a URL.")
+                                    f"offered (offered: {offered}); cite one of those, or a URL with "
+                                    "an empty evidence_id.")
                 if not s["evidence_id"] and not s["url"]:
                     problems.append(f"proposals[{i}].sources[{j}] needs an evidence_id or a url.")
         missing = [f for f in by_id if f not in seen]
@@ -107,6 +112,8 @@ def propose(llm, text: str, chunk: tuple[int, int], findings: list[Finding], ctx
     try:
         reply = llm.ask(TASK, messages, load_schema(TASK), check=_checker(findings, snippet_ids))
     except LLMError as exc:
+        if getattr(exc, "fatal", False):
+            raise  # key rejected, model missing, server down: no later request can do better
         reason = str(exc)
         return CorrectionsResult(calls=exc.calls, error=reason,
                                  proposals=[failed_proposal(f, reason) for f in findings])

@@ -27,5 +27,9 @@ class ConfigError(RewriterError):
     """Settings that cannot work (bad URL, missing key for a remote API, ...)."""
 
 
+class OutputError(RewriterError):
+    """Results could not be written where they were asked for."""
+
+
 class ApplyError(RewriterError):
     """An approved change could not be applied safely."""

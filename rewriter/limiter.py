@@ -25,7 +25,6 @@ class RateLimiter:
         self._paused_until = now
         self._estimates = threading.local()
         self.pauses = 0
-        self.waited = 0.0
 
     def _refill(self, now: float) -> None:
         if self.tokens_per_minute:
@@ -54,7 +53,6 @@ class RateLimiter:
                 delay = self._delay(now, estimated_tokens)
                 if delay <= 0:
                     break
-                self.waited += delay
                 self._cond.wait(delay)
             if self.requests_per_second:
                 self._next_request = max(now, self._next_request) + 1.0 / self.requests_per_second

@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from . import __version__, claims, corrections, detect, emit, evidence, verify
+from .errors import OutputError
 from .loader import Article, atomic_write_text, load
 from .models import Finding, Proposal
 from .settings import Settings
@@ -35,10 +35,6 @@ class RunResult:
     report: dict[str, Any]
     out_dir: Path
     files: dict[str, Path] = field(default_factory=dict)
-
-    @property
-    def statuses(self) -> Counter:
-        return Counter(p["status"] for p in self.report["proposals"])
 
 
 class _Stages:
@@ -69,9 +65,21 @@ def repo_relative(path: Path) -> str:
 
 
 def run_article(path: str | Path, settings: Settings, options: RunOptions | None = None,
-                llm=None, on_stage: Callable[[str], None] | None = None) -> RunResult:
-    """Run every stage on one article and write ``out/<stem>/``. ``llm`` may be shared (batch)."""
+                llm=None, on_stage: Callable[[str], None] | None = None, out_name: str | None = None) -> RunResult:
+    """Run every stage on one article and write ``out/<stem>/`` (or ``out/<out_name>/``).
+
+    ``llm`` may be shared (batch). A key, model or server error that every later request would
+    meet too is raised; any other failure of a model stage is recorded in the report.
+    """
     options = options or RunOptions()
+    if llm is None and settings.model_enabled:
+        from .client import build_client
+        with build_client(settings) as own:
+            return _run(path, settings, options, own, on_stage, out_name)
+    return _run(path, settings, options, llm, on_stage, out_name)
+
+
+def _run(path, settings: Settings, options: RunOptions, llm, on_stage, out_name) -> RunResult:
     article = load(path, options.encoding)
     stage = _Stages(on_stage)
     text = article.text
@@ -81,15 +89,11 @@ def run_article(path: str | Path, settings: Settings, options: RunOptions | None
     findings: list[Finding] = list(detection.findings)
     ctx = claims.ArticleContext(today=(options.today or dt.date.today()).isoformat(),
                                 language=language(text), date=stated_date(text))
-    out_dir = options.out_root / article.stem
+    out_dir = options.out_root / (out_name or article.stem)
     calls: list = []
     errors: list[dict[str, str]] = []
     claim_findings: list[Finding] = []
     online = settings.model_enabled
-
-    if online and llm is None:
-        from .client import build_client
-        llm = build_client(settings)
 
     spans = chunks(text, MAX_CHUNK_WORDS)
     if online:
@@ -126,14 +130,19 @@ def run_article(path: str | Path, settings: Settings, options: RunOptions | None
     with stage("verify"):
         proposals = verify.verify(text, by_id, proposals, gathered)
 
-    with stage("emit"):
-        files = emit.write_outputs(out_dir, article, by_id, proposals, repo_path=repo_relative(article.path))
-    report = build_report(article, ctx, settings, findings, claim_findings, detection.references,
-                          gathered, proposals, errors, calls, stage.seconds, online)
-    files["report"] = out_dir / "report.json"
-    # Tests hold the report to schemas/report.json; validating it on every run would cost more
-    # than all the other local work together.
-    atomic_write_text(files["report"], json.dumps(report, ensure_ascii=False, indent=2) + "\n", durable=False)
+    try:
+        with stage("emit"):
+            files = emit.write_outputs(out_dir, article, by_id, proposals, repo_path=repo_relative(article.path))
+        report = build_report(article, ctx, settings, findings, claim_findings, detection.references,
+                              gathered, proposals, errors, calls, stage.seconds, online)
+        files["report"] = out_dir / "report.json"
+        # Tests hold the report to schemas/report.json; validating it on every run would cost more
+        # than all the other local work together.
+        atomic_write_text(files["report"], json.dumps(report, ensure_ascii=False, indent=2) + "\n",
+                          durable=False)
+    except OSError as exc:
+        raise OutputError(f"{out_dir}: cannot write results ({exc.strerror or exc}); "
+                          "choose another --out folder") from None
     return RunResult(report=report, out_dir=out_dir, files=files)
 
 

@@ -6,6 +6,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
 from .models import KINDS, STATUSES
@@ -13,7 +14,7 @@ from .models import KINDS, STATUSES
 
 def run_summary(report: dict[str, Any]) -> Table:
     """Findings per kind, proposals per status, and what the model cost, for one article."""
-    table = Table(title=f"rewriter run — {report['article']['path']}", show_header=True)
+    table = Table(title=f"rewriter run — {escape(report['article']['path'])}", show_header=True)
     table.add_column("what")
     table.add_column("count", justify="right")
     kinds = Counter(f["kind"] for f in report["findings"] + report["claims"])
@@ -42,8 +43,8 @@ def batch_summary(result) -> Table:
         table.add_column(name, justify=justify)
     for o in result.outcomes:
         statuses = ", ".join(f"{n} {s}" for s, n in sorted(o.statuses.items()))
-        table.add_row(Path(o.path).name, str(o.findings), statuses, str(o.requests), str(o.cache_hits),
-                      f"[red]{o.error}[/red]" if o.error else "")
+        table.add_row(escape(Path(o.path).name), str(o.findings), statuses, str(o.requests), str(o.cache_hits),
+                      f"[red]{escape(o.error)}[/red]" if o.error else "")
     totals = result.totals()
     table.add_row(f"{len(result.outcomes)} articles", "", "", str(totals["requests"]),
                   str(totals["cache_hits"]), f"{len(result.failed)} failed" if result.failed else "")

@@ -128,3 +128,53 @@ def test_an_interrupted_batch_resumes_without_repeating_finished_requests(folder
     assert first < len(bodies) == 2 * len(SEEDS)           # every request made exactly once overall
     assert max(Counter(bodies).values()) == 1
     assert sum(o.cache_hits for o in result.outcomes) == first
+
+
+def test_articles_sharing_a_stem_get_their_own_output_folders(tmp_path):
+    folder = tmp_path / "articles"
+    for rel in ("a/brief.txt", "b/brief.txt", "brief.md", "solo.txt"):
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_text(f"{rel} : le chiffre est [TBD].\n", encoding="utf-8")
+    with FakeLLM(responder=editor()) as fake:
+        result = batch_cli(fake, folder, tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    out_dirs = sorted(a["out_dir"] for a in read_summary(tmp_path / "out")["articles"])
+    assert [Path(d).relative_to(tmp_path / "out").as_posix() for d in out_dirs] == \
+        ["a/brief.txt", "b/brief.txt", "brief.md", "solo"]
+    for rel in ("a/brief.txt", "b/brief.txt", "brief.md"):
+        report = json.loads((tmp_path / "out" / rel / "report.json").read_text(encoding="utf-8"))
+        assert report["article"]["path"].endswith(rel)
+
+
+def test_a_rejected_key_stops_the_batch_instead_of_failing_every_article(folder, tmp_path):
+    with FakeLLM(api_key="sk-right", responder=editor()) as fake:
+        env = {"MISTRAL_BASE_URL": fake.base_url, "REWRITER_MODEL": "fake-model", "MISTRAL_API_KEY": "sk-wrong"}
+        result = CliRunner().invoke(cli, ["batch", str(folder), "--out", str(tmp_path / "out"), "-j", "1"],
+                                    env=env, catch_exceptions=False)
+        requests = len(fake.chat_requests)
+    assert result.exit_code == 1
+    assert requests == 1                                   # one 401, then nothing more is sent
+    summary = read_summary(tmp_path / "out")
+    assert len(summary["failed"]) == len(SEEDS)
+    first, *rest = summary["articles"]
+    assert first["fatal"] and "API key rejected" in first["error"]
+    assert all("not run; the batch stopped after" in a["error"] for a in rest)
+    assert "sk-wrong" not in result.output
+
+
+def test_an_empty_folder_is_a_usage_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = CliRunner().invoke(cli, ["batch", str(tmp_path / "empty"), "--offline", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert "no .txt, .md or .markdown article" in result.output
+
+
+def test_file_names_are_shown_as_they_are_not_as_markup(tmp_path):
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "[bold]brief.txt").write_text("Texte [TBD].\n", encoding="utf-8")
+    (folder / "[red]cassé.txt").write_bytes(b"\x00binary")
+    result = CliRunner().invoke(cli, ["batch", str(folder), "--offline", "--out", str(tmp_path / "o")],
+                                env={"COLUMNS": "200"})
+    assert result.exit_code == 1
+    assert "[bold]brief.txt" in result.stderr and "[red]cassé.txt" in result.stderr

@@ -273,7 +273,7 @@ def test_missing_key_says_to_set_one(fake, settings):
 
 
 def test_unknown_model_is_not_retried(fake, settings):
-    with pytest.raises(LLMError, match=r"model 'nope' not found on .* \(HTTP 404\): Invalid model: nope"):
+    with pytest.raises(LLMError, match=r"model 'nope' or the chat endpoint not found on .* \(HTTP 404\): Invalid model: nope"):
         ask(replace(settings, model="nope"))
     assert len(fake.requests) == 1
 

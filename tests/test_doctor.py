@@ -36,10 +36,10 @@ def test_doctor_passes_against_a_working_server():
 def test_doctor_bypasses_the_cache(tmp_path):
     with FakeLLM(api_key=KEY) as fake:
         fake.enqueue({"status": "ok", "count": 3}, {"status": "ok", "count": 3})
-        assert doctor(fake.base_url, "--cache-dir", str(tmp_path / "c")).exit_code == 0
-        assert doctor(fake.base_url, "--cache-dir", str(tmp_path / "c")).exit_code == 0
+        assert doctor(fake.base_url).exit_code == 0
+        assert doctor(fake.base_url).exit_code == 0
         assert len(fake.chat_requests) == 2
-    assert not (tmp_path / "c").exists()
+    assert not (tmp_path / "cache").exists()      # REWRITER_CACHE_DIR, set for every test
 
 
 def test_doctor_fails_when_strict_schema_is_ignored():

@@ -113,7 +113,7 @@ def test_a_corrections_failure_marks_every_item_failed_and_keeps_the_rest(fake, 
 def test_offline_runs_the_rule_stages_and_says_how_to_enable_the_model(tmp_path):
     result = run_cli(["run", str(SEED), "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert "set MISTRAL_API_KEY" in result.stderr
+    assert "set $MISTRAL_API_KEY" in result.stderr
     report = read_report(tmp_path)
     assert report["offline"] is True and report["usage"]["requests"] == 0
     actions = {(p["action"], p["status"]) for p in report["proposals"]}
@@ -142,3 +142,47 @@ def test_local_sources_reach_the_prompt_and_verify_the_correction(tmp_path):
     assert claim["sources"][0]["status"] == "verified"
     rewritten = (tmp_path / "out" / SEED.stem / SEED.name).read_text(encoding="utf-8")
     assert "doté de 46,7 milliards de paramètres" in rewritten
+
+
+def test_the_offline_hint_names_the_variable_the_user_chose(tmp_path):
+    result = run_cli(["run", str(SEED), "--out", str(tmp_path), "--api-key-env", "NEWSROOM_LLM_KEY"])
+    assert result.exit_code == 0
+    assert "set $NEWSROOM_LLM_KEY" in result.stderr
+
+
+def test_bad_options_and_unwritable_output_are_one_line_each(tmp_path):
+    result = run_cli(["run", str(SEED), "--encoding", "klingon"])
+    assert result.exit_code == 2 and "unknown encoding 'klingon'" in result.output
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = run_cli(["run", str(SEED), "--offline", "--out", str(blocker / "out")])
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("Error: ")
+    assert "cannot write results" in result.stderr and "choose another --out folder" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_a_long_article_is_chunked_and_each_chunk_costs_two_requests(tmp_path):
+    paragraph = ("Le modèle a été présenté à Paris devant des chercheurs venus de toute l'Europe, "
+                 "qui ont salué sa sobriété et la qualité de ses réponses en français. ") * 5
+    body = [paragraph] * 30
+    body[5] += " Il compte 12 milliards de paramètres selon l'annonce [DONNÉES NÉCESSAIRES]."
+    body[25] += " Son concurrent compte 12 milliards de paramètres [TBD]."
+    article = tmp_path / "long.txt"
+    article.write_text("Un long article\n" + "\n".join(body) + "\n", encoding="utf-8")
+    model = EditorModel(claims=CLAIMS)
+    with FakeLLM(responder=model) as server:
+        result = run_cli(["run", str(article), "--out", str(tmp_path / "out")], server, MISTRAL_API_KEY="")
+        assert result.exit_code == 0, result.output
+        bodies = server.chat_requests
+    tasks = [b["response_format"]["json_schema"]["name"] for b in bodies]
+    assert tasks == ["claims", "claims", "corrections", "corrections"]
+    report = read_report(tmp_path / "out", "long")
+    assert len(report["claims"]) == 2 and len(report["findings"]) == 2
+    # each corrections request lists only the findings of its own chunk, and carries only that chunk
+    for body, marker in zip(bodies[2:], ("[DONNÉES NÉCESSAIRES]", "[TBD]")):
+        prompt = body["messages"][0]["content"]
+        listed = prompt[prompt.index("<<<FINDINGS"):prompt.index("FINDINGS>>>")]
+        assert marker in listed and listed.count('"id"') == 2
+        assert len(prompt) < len(article.read_text(encoding="utf-8"))
+    assert {p["finding_id"] for p in report["proposals"]} == {f["id"] for f in report["findings"] + report["claims"]}

@@ -135,5 +135,5 @@ def test_decisions_for_other_bytes_are_dropped_and_broken_files_named(out_dir):
 
 def test_missing_report_is_one_clear_line(tmp_path):
     result = CliRunner().invoke(cli, ["review", str(tmp_path)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2          # bad input: nothing was done
     assert "report.json: not found; pass the out/<stem> folder of a `rewriter run`" in result.output

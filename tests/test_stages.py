@@ -82,6 +82,17 @@ def test_corrections_check_names_what_to_fix():
     assert f"no proposal for finding id(s) {f2.id}" in problems
 
 
+def test_corrections_check_accepts_a_snippet_or_its_whole_document():
+    f1 = finding(PLACEHOLDER, "[TBD]")
+    check = corrections._checker([f1], {"E2#1", "E2#3"})
+    reply = {"proposals": [{"finding_id": f1.id, "action": "replace", "replacement": "42 %", "rationale": "r",
+                            "confidence": 0.5, "sources": [
+                                {"evidence_id": eid, "url": "", "title": "", "publisher": "", "date": "",
+                                 "quote": "q"} for eid in ("E2#1", "E2", "E3")]}]}
+    assert check(reply) == ["proposals[0].sources[2].evidence_id 'E3' was not offered (offered: E2#1, E2#3); "
+                            "cite one of those, or a URL with an empty evidence_id."]
+
+
 def test_offline_proposals_delete_only_chrome_and_artifacts():
     found = [finding(PLACEHOLDER, "[TBD]"), finding(BOILERPLATE, "Publicité"), finding(ARTIFACT, "Word count: 3")]
     actions = [p.action for p in corrections.offline_proposals(found)]
