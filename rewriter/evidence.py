@@ -277,7 +277,7 @@ def library_files(directory: Path) -> list[Path]:
 @functools.cache
 def _stopwords() -> frozenset[str]:
     from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_FRENCH
-    return frozenset(_fold(w) for w in STOPWORDS_EN + STOPWORDS_FRENCH + _MORE_STOPWORDS)
+    return frozenset(fold(w) for w in STOPWORDS_EN + STOPWORDS_FRENCH + _MORE_STOPWORDS)
 
 
 # Reporting verbs and auxiliaries that the stock lists miss and that every news text is full of.
@@ -285,8 +285,9 @@ _MORE_STOPWORDS = tuple("has had have having were was been also said says selon 
                         "dit declare affirme".split())
 
 
-def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
+def fold(text: str) -> str:
+    """Lowercase, no accents, compatibility forms and ligatures spelled out: "Œuvre, Août" -> "oeuvre, aout"."""
+    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text).casefold())
     return "".join(c for c in decomposed if not unicodedata.combining(c)).replace("œ", "oe").replace("æ", "ae")
 
 
@@ -294,7 +295,7 @@ def tokens(text: str) -> list[str]:
     """Words for lexical matching, French or English: lowercase, no accents, no stopwords, no plural s/x."""
     stop = _stopwords()
     result = []
-    for word in re.findall(r"[^\W_]+", _fold(text)):
+    for word in re.findall(r"[^\W_]+", fold(text)):
         if len(word) < 2 or word in stop:
             continue
         if len(word) > 4 and word[-1] in "sx" and word[-2] != "s":

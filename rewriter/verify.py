@@ -14,9 +14,10 @@ import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from .evidence import Document, Evidence, document_id, is_http_url, url_key
+from .evidence import Document, Evidence, document_id, fold, is_http_url, url_key
 from .models import (DELETABLE_KINDS, DELETE, FAILED, KEEP, NEEDS_HUMAN, NEEDS_REVIEW, REPLACE, VERIFIED,
                      Finding, Proposal, Source)
+from .text import _MONTHS as MONTH_NAMES   # "janvier|février|fevrier|...|december", as stated_date reads them
 
 FUZZY_THRESHOLD = 90.0      # rapidfuzz partial_ratio, on normalised text
 MIN_QUOTE_CHARS = 20        # shorter quotes match too easily to prove anything
@@ -105,12 +106,9 @@ def find_quote(quote: str, text: str) -> Match | None:
 
 # ---------------------------------------------------------------- numbers and dates
 
-_MONTHS = {
-    "janvier": 1, "fevrier": 2, "mars": 3, "avril": 4, "mai": 5, "juin": 6, "juillet": 7, "aout": 8,
-    "septembre": 9, "octobre": 10, "novembre": 11, "decembre": 12,
-    "january": 1, "february": 2, "march": 3, "april": 4, "may": 5, "june": 6, "july": 7, "august": 8,
-    "september": 9, "sept": 9, "october": 10, "november": 11, "december": 12,
-}
+# Folded and without repeats, the names are twelve French then twelve English: the month is the place mod 12.
+_MONTHS = {name: place % 12 + 1 for place, name in enumerate(dict.fromkeys(map(fold, MONTH_NAMES.split("|"))))}
+_MONTHS["sept"] = 9     # "12 sept. 2024"
 _M = "|".join(sorted(_MONTHS, key=len, reverse=True))
 _DATE_PATTERNS = (   # (regex, group order as y/m/d letters)
     (re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b"), "ymd"),
@@ -122,11 +120,6 @@ _DATE_PATTERNS = (   # (regex, group order as y/m/d letters)
 _SCALES = {"mille": 10**3, "thousand": 10**3, "million": 10**6, "mio": 10**6, "milliard": 10**9,
            "md": 10**9, "mds": 10**9, "mrd": 10**9, "mrds": 10**9, "billion": 10**9, "bn": 10**9}
 _NUMBER = re.compile(r"\d+(?:[ .,]\d+)*(?:\s*(milliards?|mds?|mrds?|billions?|bn|millions?|mio|mille|thousands?)\b)?")
-
-
-def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text).casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def _canon(value: Decimal) -> str:
@@ -179,7 +172,7 @@ def numbers_in(text: str) -> set[str]:
     "12000000000"; "12 mars 2024", "March 12, 2024" and "2024-03-12" -> "date:2024-03-12" with
     its coarser forms "date:2024-03", "date:--03-12" and "2024".
     """
-    folded = _fold(text)
+    folded = fold(text)
     found: set[str] = set()
     for pattern, kind in _DATE_PATTERNS:
         def take(match: re.Match) -> str:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import unicodedata
 
 import pytest
 from hypothesis import assume, given, settings as hsettings, strategies as st
 
+from rewriter import text as text_module
 from rewriter.evidence import gather
 from rewriter.models import (ARTIFACT, BOILERPLATE, CLAIM, DANGLING_CITATION, DELETE, FAILED, KEEP, NEEDS_HUMAN,
                              NEEDS_REVIEW, PLACEHOLDER, REPLACE, VERIFIED, Finding, Proposal, Reference, Source,
@@ -83,6 +85,22 @@ def test_find_quote_fuzzy_tolerates_typos_but_not_other_numbers():
 ])
 def test_numbers_in_has_one_spelling_per_value(text, expected):
     assert numbers_in(text) == expected
+
+
+def test_one_fold_and_the_month_names_of_text_py():
+    verify_module, evidence_module = (importlib.import_module(f"rewriter.{m}") for m in ("verify", "evidence"))
+    assert verify_module.fold is evidence_module.fold
+    assert not hasattr(verify_module, "_fold") and not hasattr(evidence_module, "_fold")
+    assert verify_module.MONTH_NAMES is text_module._MONTHS
+    french = "janvier février mars avril mai juin juillet août septembre octobre novembre décembre".split()
+    english = "January February March April May June July August September October November December".split()
+    for number, (fr, en) in enumerate(zip(french, english), 1):
+        day = f"date:2024-{number:02d}-03"
+        assert day in numbers_in(f"le 3 {fr} 2024") and day in numbers_in(f"{en} 3, 2024")
+        assert day in numbers_in(f"LE 3 {fr.upper()} 2024")
+    # Every month name that stated_date reads is a date to the grounding check too.
+    for name in text_module._MONTHS.split("|"):
+        assert {"2024"} < numbers_in(f"3 {name} 2024"), name
 
 
 @hsettings(max_examples=60, deadline=None)
