@@ -149,7 +149,8 @@ def test_a_host_that_does_not_resolve_is_refused_too():
     def resolve(host):
         raise OSError(-2, "Name or service not known")
 
-    assert ev.refusal("https://nowhere.invalid/", resolve) == "cannot resolve nowhere.invalid (Name or service not known)"
+    reason = ev.refusal("https://nowhere.invalid/", resolve)
+    assert reason == "cannot resolve nowhere.invalid (Name or service not known)"
 
 
 def test_by_default_a_loopback_url_is_refused_before_any_request(pages, tmp_path):
@@ -209,6 +210,8 @@ def test_proposed_urls_are_fetched_once_on_demand(pages, settings):
     assert (doc.id, doc.kind) == ("E1", "fetched") and "1,2 %" in doc.text
     assert found.document_for_source(Source(url=url)) is doc
     assert found.document_for_source(Source(url="", evidence_id="E1#3")) is doc
+    assert found.document_for_source(Source(url="", evidence_id="E1")) is doc     # a bare document id
+    assert found.document_for_source(Source(url="", evidence_id=" E1 ")) is doc
     assert found.document_for_source(Source(url="", evidence_id="E9")) is None
     assert found.document_for_source(Source(url="javascript:alert(1)")) is None
     assert pages.hits("/note.txt") == 1

@@ -259,6 +259,21 @@ def test_a_library_html_and_an_english_text_are_checked_too(settings):
     assert [p.status for p in proposals] == [VERIFIED, VERIFIED], [p.status_reason for p in proposals]
 
 
+def test_a_bare_document_id_is_verified_against_the_whole_document(settings):
+    article = "Les dépenses d'investissement atteignent [MONTANT].\n"
+    montant = finding_at(article, "[MONTANT]", PLACEHOLDER)
+    evidence = gather(article, [], sources_dir=LIBRARY, fetch=False, settings=settings, evidence_dir=None)
+    quote = "Les dépenses d'investissement atteignent 310 millions d'euros, dont une large part consacrée aux écoles"
+    for cited in ("E2", "E2#2", " E2 "):
+        proposal = model_proposal(montant.id, REPLACE, "310 millions d'euros", [{"evidence_id": cited, "quote": quote}])
+        verify(article, {montant.id: montant}, [proposal], evidence)
+        [source] = proposal.sources
+        assert source.status == "verified", (cited, source.reason)
+        assert source.reason.startswith("quote found in E2 (") and "unknown evidence id" not in source.reason
+        assert source.location["evidence_id"] == "E2" and source.location["evidence"].endswith("budget-2024.md")
+        assert proposal.status == VERIFIED, proposal.status_reason
+
+
 def test_an_evidence_id_wins_over_a_url_that_was_never_read(settings):
     article = "Le budget de fonctionnement atteint [MONTANT].\n"
     montant = finding_at(article, "[MONTANT]", PLACEHOLDER)
