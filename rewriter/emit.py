@@ -21,6 +21,12 @@ from .models import DELETE, FAILED, KEEP, NEEDS_HUMAN, Finding, Proposal
 _TOKEN = re.compile(r"\w+|\s+|[^\w\s]")
 
 
+def proposal_position(findings: dict[str, Finding], p: Proposal) -> tuple[int, int, str]:
+    """Sort key putting proposals in article order: by start, longest first, then by id; orphans last."""
+    f = findings.get(p.finding_id)
+    return (f.start, -f.end, p.id) if f else (1 << 62, 0, p.id)
+
+
 class Edit(NamedTuple):
     """One span replacement, tied to the change it comes from."""
     start: int
@@ -301,11 +307,6 @@ def _fence(body: str) -> str:
     return f"{fence}text\n{body}\n{fence}"
 
 
-def _position(findings: dict[str, Finding], p: Proposal) -> tuple[int, int, str]:
-    f = findings.get(p.finding_id)
-    return (f.start, -f.end, p.id) if f else (1 << 62, 0, p.id)
-
-
 def review_markdown(article: Article, findings: dict[str, Finding], proposals: list[Proposal],
                     *, repo_path: str, out_dir: Path) -> str:
     """``review.md``: one section per proposal, in article order, for a person to read."""
@@ -317,7 +318,7 @@ def review_markdown(article: Article, findings: dict[str, Finding], proposals: l
              f"{changing} changing the text, {len(plan.skipped)} of them skipped.", "",
              f"Decide with `rewriter review {out_dir}`, then write the accepted ones with "
              f"`rewriter apply {out_dir}`.", ""]
-    ordered = sorted(proposals, key=lambda p: _position(findings, p))
+    ordered = sorted(proposals, key=lambda p: proposal_position(findings, p))
     for n, p in enumerate(ordered, 1):
         f = findings.get(p.finding_id)
         where = f"{f.kind}/{f.subtype} — line {f.line}" if f else f"finding {p.finding_id} missing"

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from .emit import context_diff, word_diff
+from .emit import context_diff, proposal_position, word_diff
 from .errors import InputError
 from .loader import atomic_write_text, sha256_bytes
 from .models import DELETE, FAILED, KEEP, VERIFIED, Finding, Proposal
@@ -73,12 +73,7 @@ def read_run(out_dir: Path) -> Run:
         raise InputError(f"{path}: not found; pass the out/<stem> folder of a `rewriter run`") from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{path}: not a readable report ({exc}); run `rewriter run` again") from None
-
-    def position(p: Proposal) -> tuple[int, int, str]:
-        f = findings.get(p.finding_id)
-        return (f.start, -f.end, p.id) if f else (1 << 62, 0, p.id)
-
-    return Run(out_dir, report, findings, sorted(proposals, key=position))
+    return Run(out_dir, report, findings, sorted(proposals, key=lambda p: proposal_position(findings, p)))
 
 
 def find_article(run: Run, repo_root: Path | None = None) -> Path | None:

@@ -230,6 +230,13 @@ def test_write_outputs_writes_the_four_files(tmp_path):
     assert f"- [verified] {URL} — Mixtral of experts (Mistral AI, 2023-12-11)" in review
 
 
+def test_review_and_review_md_list_proposals_in_one_order():
+    """One sort key for article order, shared by review.read_run and review.md."""
+    from rewriter import review
+
+    assert review.proposal_position is emit.proposal_position
+
+
 # --- seed articles: the diff applies in a clean clone -------------------------------------
 
 # Typos and slips a claims stage would flag in the seeds, with their fix.
