@@ -3,7 +3,8 @@
 Nothing here touches ``articles/``: the rewritten article, ``changes.diff``,
 ``<stem>.critic.md`` and ``review.md`` all go to the run's output folder.
 Edits are character spans on the decoded text (BOM removed), so CRLF, mixed
-endings and the BOM come back byte for byte through :meth:`Article.encode`.
+endings and the BOM come back byte for byte through :meth:`Article.encode`;
+a line break inside a replacement takes the ending of the line it goes on.
 """
 
 from __future__ import annotations
@@ -57,6 +58,22 @@ def splice(text: str, edits: list[tuple[int, int, str]]) -> str:
     return "".join(parts)
 
 
+def _line_break(text: str, pos: int) -> str | None:
+    """The break ending the line ``pos`` is on (on a last line without one, the break before it)."""
+    nl = text.find("\n", pos)
+    if nl == -1:
+        nl = text.rfind("\n", 0, pos)
+    if nl == -1:
+        return None
+    return "\r\n" if nl > 0 and text[nl - 1] == "\r" else "\n"
+
+
+def _match_line_breaks(new: str, text: str, pos: int) -> str:
+    """``new`` with each of its line breaks (LF or CRLF) made the one of the line at ``pos``."""
+    eol = _line_break(text, pos) if "\n" in new else None
+    return re.sub(r"\r?\n", eol, new) if eol else new
+
+
 def plan_edits(findings: dict[str, Finding], proposals: list[Proposal],
                accepted: set[str] | None = None, text: str | None = None) -> Plan:
     """Choose the edits to make, deterministically, without ever overlapping two of them.
@@ -65,9 +82,11 @@ def plan_edits(findings: dict[str, Finding], proposals: list[Proposal],
     change ids). They are taken by start offset, longest first, then by id: when
     two overlap (a placeholder inside a boilerplate line) the outer or earlier one
     wins and the other is skipped with a reason. With ``text``, a span whose
-    characters no longer match its finding is skipped too, and deleting a whole
+    characters no longer match its finding is skipped too, deleting a whole
     line takes its line break along (see :func:`_take_line_breaks`), so debris
-    leaves no blank line behind.
+    leaves no blank line behind, and a line break inside a replacement becomes
+    the one ending the line the span is on (CRLF in a CRLF line), so a model's
+    LF never lands in a CRLF article.
     """
     plan = Plan()
     candidates = []
@@ -81,6 +100,8 @@ def plan_edits(findings: dict[str, Finding], proposals: list[Proposal],
             plan.skipped[p.id] = f"line {f.line}: the article text no longer matches the finding"
         else:
             new = "" if p.action == DELETE else p.replacement
+            if text is not None:
+                new = _match_line_breaks(new, text, f.start)
             candidates.append(Edit(f.start, f.end, new, p.id, f.text))
     last: Edit | None = None
     for edit in sorted(candidates, key=lambda e: (e.start, -e.end, e.change_id)):

@@ -15,7 +15,7 @@ from rewriter.errors import ApplyError
 from rewriter.loader import decode, load
 
 from .conftest import SEEDS
-from .test_emit import BOM, SAMPLE, git, git_env, init_repo, make_run, seed_run  # noqa: F401
+from .test_emit import BOM, SAMPLE, change, git, git_env, init_repo, make_run, seed_run  # noqa: F401
 from .test_review import THREE
 
 NAME = "articles/000_test.txt"
@@ -178,3 +178,15 @@ def test_a_second_branch_apply_says_it_is_done(tmp_path, monkeypatch, git_env):
     with pytest.raises(ApplyError, match="these changes are already on review/x; nothing to do"):
         apply(out_dir, branch="review/x")
     assert decode((tmp_path / NAME).read_bytes(), tmp_path / NAME).text == SAMPLE
+
+
+def test_apply_keeps_crlf_when_a_replacement_brings_lf(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    raw = SAMPLE.replace("\n", "\r\n").encode()
+    out_dir = make_run(tmp_path, raw, [change("23 mars 2023", replacement="11 décembre 2023.\nMis à jour")])
+    review.review_bulk(out_dir, "all", False)
+    apply(out_dir)
+    new = (tmp_path / NAME).read_bytes()
+    assert "Annoncé le 11 décembre 2023.\r\nMis à jour à Paris.\r\n".encode() in new
+    assert b"\n" not in new.replace(b"\r\n", b"")
+    assert new == (out_dir / "000_test.txt").read_bytes()

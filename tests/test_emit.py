@@ -161,6 +161,29 @@ def test_only_replace_and_delete_change_text_and_stale_spans_are_skipped():
     assert "no longer matches" in plan.skipped[proposals[2].id]
 
 
+def test_a_line_break_in_a_replacement_takes_the_ending_of_its_line():
+    text = "Un 12.\r\nDeux 23.\nTrois 34."                  # CRLF, LF, then a last line without one
+    findings, proposals = build(text, [change("12", replacement="douze\n(mis à jour)\r\n"),
+                                       change("23", replacement="vingt\r\ntrois"),
+                                       change("34", replacement="trente\nquatre")])
+    new = emit.splice(text, emit.text_edits(findings, proposals, text=text))
+    assert new == "Un douze\r\n(mis à jour)\r\n.\r\nDeux vingt\ntrois.\nTrois trente\nquatre."
+    # Without the article's text there is no line to take the ending from: replacements stay as given.
+    assert "douze\n(mis" in emit.splice(text, emit.text_edits(findings, proposals))
+
+
+def test_a_crlf_article_gets_no_lone_lf_from_a_replacement(tmp_path):
+    raw = SAMPLE.replace("\n", "\r\n").encode()
+    out_dir = make_run(tmp_path, raw, [change("23 mars 2023", replacement="11 décembre 2023.\nMis à jour le 12")])
+    rewritten = (out_dir / "000_test.txt").read_bytes()
+    assert b"11 d\xc3\xa9cembre 2023.\r\nMis \xc3\xa0 jour le 12 \xc3\xa0 Paris.\r\n" in rewritten
+    assert b"\n" not in rewritten.replace(b"\r\n", b"")
+    assert git_apply(tmp_path, raw, (out_dir / "changes.diff").read_bytes().decode(),
+                     "articles/000_test.txt") == rewritten
+    assert "{~~23 mars 2023~>11 décembre 2023.\r\nMis à jour le 12~~}" in \
+        (out_dir / "000_test.critic.md").read_bytes().decode()
+
+
 # --- diffs ---------------------------------------------------------------------------
 
 def git_apply(tmp_path: Path, old: bytes, diff: str, name: str = "articles/a.txt") -> bytes:

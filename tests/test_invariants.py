@@ -1,7 +1,8 @@
 """Properties of emit/review/apply on random articles: BOM or not, LF, CRLF, mixed, no final newline.
 
 1. Rejecting every change gives back the input bytes exactly.
-2. Accepted changes alter only their spans (a deleted whole line also loses its line break).
+2. Accepted changes alter only their spans (a deleted whole line also loses its line break), and a
+   line break inside a replacement is the one of the line it goes on.
 3. ``git apply changes.diff`` gives exactly the bytes of the rewritten file.
 
 Examples are few (git runs in a subprocess for each) but the shapes are the awkward ones.
@@ -88,6 +89,17 @@ def line_break_at(text: str, pos: int) -> str:
     return "\r\n" if text.startswith("\r\n", pos) else "\n" if text.startswith("\n", pos) else ""
 
 
+def with_line_breaks_of(text: str, pos: int, new: str) -> str:
+    """``new`` with LF and CRLF made the break ending the line at ``pos`` (the last break on a last line)."""
+    ends = [i for i, c in enumerate(text) if c == "\n"]
+    after = [i for i in ends if i >= pos]
+    if not ends:
+        return new
+    nl = after[0] if after else ends[-1]
+    eol = text[nl - 1:nl + 1] if text[nl - 1:nl] == "\r" else "\n"
+    return new.replace("\r\n", "\n").replace("\n", eol)
+
+
 @SETTINGS
 @given(runs())
 def test_accepted_changes_alter_only_their_spans(case):
@@ -113,7 +125,8 @@ def test_accepted_changes_alter_only_their_spans(case):
                 assert (e.start, e.end) in {(f.start, f.end + len(line_break_at(text, f.end))),
                                             (f.start - len(before), f.end)}
                 assert e.end - e.start > f.end - f.start
-            expected = expected[:e.start] + (p.replacement if p.action == REPLACE else "") + expected[e.end:]
+            new = with_line_breaks_of(text, f.start, p.replacement) if p.action == REPLACE else ""
+            expected = expected[:e.start] + new + expected[e.end:]
         assert path.read_bytes() == (BOM if raw.startswith(BOM) else b"") + expected.encode("utf-8")
 
 
