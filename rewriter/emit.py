@@ -2,6 +2,10 @@
 
 Nothing here touches ``articles/``: the rewritten article, ``changes.diff``,
 ``<stem>.critic.md`` and ``review.md`` all go to the run's output folder.
+The rewritten article keeps its file name there, unless that name is one of
+the folder's own files (:data:`RESERVED`: ``review.md``, ``changes.diff``,
+``report.json``, ``decisions.json``, ``evidence``); it is then written as
+``rewritten-<name>`` (see :func:`rewritten_name`), so no output overwrites another.
 Edits are character spans on the decoded text (BOM removed), so CRLF, mixed
 endings and the BOM come back byte for byte through :meth:`Article.encode`;
 a line break inside a replacement takes the ending of the line it goes on.
@@ -20,6 +24,16 @@ from .models import DELETE, FAILED, KEEP, NEEDS_HUMAN, Finding, Proposal
 
 # Words, runs of whitespace, or single punctuation marks: what a word diff compares.
 _TOKEN = re.compile(r"\w+|\s+|[^\w\s]")
+
+# Names the output folder of a run uses for its own files (``decisions.json`` is written by review,
+# ``report.json`` by the pipeline, ``evidence/`` with --fetch); compared without case, for
+# case-insensitive file systems.
+RESERVED = frozenset({"report.json", "decisions.json", "changes.diff", "review.md", "evidence"})
+
+
+def rewritten_name(file_name: str) -> str:
+    """The rewritten article's name in the output folder: its own, or ``rewritten-<name>`` if reserved."""
+    return f"rewritten-{file_name}" if file_name.casefold() in RESERVED else file_name
 
 
 def proposal_position(findings: dict[str, Finding], p: Proposal) -> tuple[int, int, str]:
@@ -378,10 +392,12 @@ def write_outputs(out_dir: Path, article: Article, findings: dict[str, Finding],
     Every proposal that changes text is applied (overlaps resolved as in
     :func:`plan_edits`); ``needs_human``, ``keep`` and failed ones leave their
     text as it is, visibly. ``changes.diff`` is empty when nothing changes.
+    The rewritten article is ``out_dir/<file name>``, or ``out_dir/rewritten-<file name>``
+    when its name is one of :data:`RESERVED` (an article called ``review.md``).
     """
     out_dir = Path(out_dir)
     new_bytes = article.encode(splice(article.text, text_edits(findings, proposals, text=article.text)))
-    paths = {"article": out_dir / article.path.name, "diff": out_dir / "changes.diff",
+    paths = {"article": out_dir / rewritten_name(article.path.name), "diff": out_dir / "changes.diff",
              "critic": out_dir / f"{article.stem}.critic.md", "review": out_dir / "review.md"}
     # Regenerable output: atomic, but not worth an fsync each.
     atomic_write(paths["article"], new_bytes, durable=False)

@@ -253,6 +253,19 @@ def test_write_outputs_writes_the_four_files(tmp_path):
     assert f"- [verified] {URL} — Mixtral of experts (Mistral AI, 2023-12-11)" in review
 
 
+@pytest.mark.parametrize("name", ["review.md", "changes.diff", "report.json", "decisions.json", "Review.md"])
+def test_an_article_named_like_an_output_file_is_not_overwritten(tmp_path, name):
+    out_dir = make_run(tmp_path, SAMPLE.encode(), SAMPLE_CHANGES, name=name)
+    rewritten = (out_dir / f"rewritten-{name}").read_bytes().decode()
+    assert rewritten.startswith("Mixtral compte 46,7 milliards de paramètres")
+    assert (out_dir / "review.md").read_text(encoding="utf-8").startswith(f"# Review: {name}")
+    assert (out_dir / "changes.diff").read_text(encoding="utf-8").startswith(f"diff --git a/articles/{name} ")
+    assert json.loads((out_dir / "report.json").read_text(encoding="utf-8"))["article"]["file"] == name
+    assert not (out_dir / "decisions.json").exists()
+    assert emit.rewritten_name("000_test.txt") == "000_test.txt"
+    assert emit.rewritten_name("evidence") == "rewritten-evidence"
+
+
 def test_review_and_review_md_list_proposals_in_one_order():
     """One sort key for article order, shared by review.read_run and review.md."""
     from rewriter import review
