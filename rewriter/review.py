@@ -76,18 +76,40 @@ def read_run(out_dir: Path) -> Run:
     return Run(out_dir, report, findings, sorted(proposals, key=lambda p: proposal_position(findings, p)))
 
 
-def find_article(run: Run, repo_root: Path | None = None) -> Path | None:
-    """Where the article is now: the report's path as given, from the repo root, the cwd, or above out/.
+def repo_root_of(folder: Path) -> Path | None:
+    """The root of the git repository holding ``folder`` (the nearest one above with ``.git``), or None.
 
-    Among the places that exist, one whose bytes still match the run wins.
+    Found the way the run found the root that ``repo_path`` is relative to.
     """
+    folder = Path(folder).resolve()
+    return next((d for d in (folder, *folder.parents) if (d / ".git").exists()), None)
+
+
+def find_article(run: Run, repo_root: Path | None = None) -> Path | None:
+    """Where the article is now, wherever apply or review is run from.
+
+    Looked for, in order: the run's ``absolute_path``; its ``repo_path`` under
+    ``repo_root``, the repository holding the out folder, then the one holding
+    the cwd; the path as typed, from the cwd, from ``repo_root``, and from the
+    folder above ``out/``. Reports older than ``absolute_path`` and ``repo_path``
+    skip the first two. Among the places that exist, the first whose bytes still
+    match the run wins, else the first.
+    """
+    article = run.report["article"]
     given = Path(run.article_path)
+    places = []
+    if article.get("absolute_path"):
+        places.append(Path(article["absolute_path"]))
+    if article.get("repo_path"):
+        roots = [Path(repo_root)] if repo_root else []
+        roots += [root for root in (repo_root_of(run.out_dir), repo_root_of(Path.cwd())) if root]
+        places += [root / article["repo_path"] for root in roots]
     if given.is_absolute():
-        places = [given]
+        places.append(given)
     else:
-        bases = ([Path(repo_root)] if repo_root else []) + [Path.cwd(), run.out_dir.resolve().parent.parent]
-        places = list(dict.fromkeys(base / given for base in bases))
-    existing = [p for p in places if p.is_file()]
+        bases = [Path.cwd()] + ([Path(repo_root)] if repo_root else []) + [run.out_dir.resolve().parent.parent]
+        places += [base / given for base in bases]
+    existing = [p for p in dict.fromkeys(places) if p.is_file()]
     for p in existing:
         if sha256_bytes(p.read_bytes()) == run.sha256:
             return p

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 
 import pytest
@@ -178,6 +179,49 @@ def test_a_second_branch_apply_says_it_is_done(tmp_path, monkeypatch, git_env):
     with pytest.raises(ApplyError, match="these changes are already on review/x; nothing to do"):
         apply(out_dir, branch="review/x")
     assert decode((tmp_path / NAME).read_bytes(), tmp_path / NAME).text == SAMPLE
+
+
+# --- finding the article from anywhere ------------------------------------------------------
+
+def test_apply_from_a_subdirectory_with_out_elsewhere(tmp_path, monkeypatch, git_env):
+    """`rewriter run articles/X --out /elsewhere`, then apply from articles/: found by absolute_path."""
+    repo = tmp_path / "repo"
+    out_dir = make_run(repo, SAMPLE.encode(), THREE, out_root=tmp_path / "elsewhere")
+    init_repo(repo)
+    review.review_bulk(out_dir, "verified", False)
+    monkeypatch.chdir(repo / "articles")
+    result = CliRunner().invoke(cli, ["apply", "../../elsewhere/000_test"])
+    assert result.exit_code == 0, result.output
+    assert "46,7 milliards" in (repo / NAME).read_text(encoding="utf-8")
+
+
+def test_apply_in_a_moved_clone_finds_the_article_by_its_repository_path(tmp_path, monkeypatch, git_env):
+    """Run from articles/ (path typed `000_test.txt`), the clone copied elsewhere and the original
+    edited since: absolute_path no longer matches, repo_path under the out folder's repository does."""
+    repo = tmp_path / "repo"
+    make_run(repo, SAMPLE.encode(), THREE, given="000_test.txt")
+    init_repo(repo)
+    copy = tmp_path / "copy"
+    shutil.copytree(repo, copy)
+    (repo / NAME).write_text("autre chose", encoding="utf-8")
+    out_dir = copy / "out" / "000_test"
+    review.review_bulk(out_dir, "verified", False)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["apply", "copy/out/000_test", "--commit"])
+    assert result.exit_code == 0, result.output
+    assert "46,7 milliards" in (copy / NAME).read_text(encoding="utf-8")
+    assert (repo / NAME).read_text(encoding="utf-8") == "autre chose"
+    assert git(copy, "show", "--name-only", "--format=", "HEAD").split() == [NAME]
+
+
+def test_an_old_report_without_the_new_paths_still_works(crlf_run, tmp_path):
+    report = json.loads((crlf_run / "report.json").read_text(encoding="utf-8"))
+    del report["article"]["absolute_path"], report["article"]["repo_path"]
+    (crlf_run / "report.json").write_text(json.dumps(report), encoding="utf-8")
+    review.review_bulk(crlf_run, "all", False)
+    result = CliRunner().invoke(cli, ["apply", "out/000_test"])
+    assert result.exit_code == 0, result.output
+    assert b"46,7 milliards" in (tmp_path / NAME).read_bytes()
 
 
 def test_apply_keeps_crlf_when_a_replacement_brings_lf(tmp_path, monkeypatch):

@@ -78,9 +78,12 @@ def build(text: str, changes: list[dict]) -> tuple[dict[str, Finding], list[Prop
     return findings, proposals
 
 
-def write_report(out_dir: Path, article, path_given: str, findings, proposals) -> None:
+def write_report(out_dir: Path, article, path_given: str, findings, proposals,
+                 repo_path: str | None = None) -> None:
+    """report.json as the pipeline writes it; ``repo_path`` None leaves out the paths newer runs add."""
+    where = {} if repo_path is None else {"absolute_path": article.path.resolve().as_posix(), "repo_path": repo_path}
     report = {"version": 1,
-              "article": {"path": path_given, "file": article.path.name, "stem": article.stem,
+              "article": {"path": path_given, **where, "file": article.path.name, "stem": article.stem,
                           "sha256": article.sha256, "encoding": article.encoding, "bom": article.bom,
                           "language": "fr", "date": None},
               "generated_at": "2026-01-01T00:00:00+00:00", "offline": False,
@@ -89,16 +92,21 @@ def write_report(out_dir: Path, article, path_given: str, findings, proposals) -
     (out_dir / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
 
 
-def make_run(root: Path, raw: bytes, changes: list[dict], name: str = "000_test.txt") -> Path:
-    """``root/articles/<name>`` holding ``raw`` and ``root/out/<stem>/`` as `rewriter run` leaves it."""
+def make_run(root: Path, raw: bytes, changes: list[dict], name: str = "000_test.txt", *,
+             out_root: Path | None = None, given: str | None = None) -> Path:
+    """``root/articles/<name>`` holding ``raw`` and ``OUT/<stem>/`` as `rewriter run` leaves it.
+
+    ``out_root`` defaults to ``root/out``; ``given`` is the article path as typed on the command
+    line (default ``articles/<name>``, typed from ``root``).
+    """
     path = root / "articles" / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(raw)
     article = load(path)
     findings, proposals = build(article.text, changes)
-    out_dir = root / "out" / path.stem
+    out_dir = (root / "out" if out_root is None else out_root) / path.stem
     emit.write_outputs(out_dir, article, findings, proposals, repo_path=f"articles/{name}")
-    write_report(out_dir, article, f"articles/{name}", findings, proposals)
+    write_report(out_dir, article, given or f"articles/{name}", findings, proposals, f"articles/{name}")
     return out_dir
 
 
@@ -321,7 +329,7 @@ def seed_run(root: Path, seed: Path) -> Path:
     by_id = {f.id: f for f in findings}
     out_dir = root / "out" / seed.stem
     emit.write_outputs(out_dir, article, by_id, proposals, repo_path=f"articles/{seed.name}")
-    write_report(out_dir, article, f"articles/{seed.name}", by_id, proposals)
+    write_report(out_dir, article, f"articles/{seed.name}", by_id, proposals, f"articles/{seed.name}")
     return out_dir
 
 
