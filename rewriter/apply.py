@@ -5,16 +5,23 @@ the report), writes through a temporary file and a rename, and can commit:
 
 * ``commit=True``: one ordinary ``git commit`` of just the article, refused
   when the article has uncommitted changes (the commit must hold only what
-  the reviewer accepted).
+  the reviewer accepted). Everything that can be checked (a repository, the
+  article tracked, no uncommitted change, no merge in progress, an identity)
+  is checked before the article is written.
 * ``branch=NAME``: one commit per change on ``NAME`` (created from HEAD if
   needed), built with git plumbing so the checkout, the index and the current
   branch are left exactly as they were; each commit can be reverted alone.
+
+Paths go to and come from git as they are: never
+quoted (``core.quotePath=false``, ``-z``) nor read as glob patterns
+(``--literal-pathspecs``), so ``articles/été 2024 — bilan.txt`` works.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import shlex
 import subprocess
 import tempfile
 import textwrap
@@ -89,11 +96,16 @@ def commit_message(run: Run, file: str, items: list[tuple[Edit, Proposal]], edit
 
 def _git(root: Path, *args: str, data: bytes | None = None, env: dict | None = None,
          check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run(["git", "-C", str(root), *args], input=data, capture_output=True, env=env)
+    proc = subprocess.run(["git", "-C", str(root), "-c", "core.quotePath=false", "--literal-pathspecs", *args],
+                          input=data, capture_output=True, env=env)
     if check and proc.returncode:
-        err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise ApplyError(f"git {args[0]} failed: {err[-1] if err else f'exit {proc.returncode}'}")
+        raise ApplyError(f"git {args[0]} failed: {_last_error(proc)}")
     return proc
+
+
+def _last_error(proc: subprocess.CompletedProcess) -> str:
+    err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+    return err[-1] if err else f"exit {proc.returncode}"
 
 
 def _out(proc: subprocess.CompletedProcess) -> str:
@@ -105,25 +117,40 @@ def _tracked(path: Path, name: str) -> tuple[Path, str]:
     proc = _git(path.parent, "rev-parse", "--show-toplevel", check=False)
     if proc.returncode:
         raise ApplyError(f"{name} is not inside a git repository; apply without --commit/--branch")
-    root = Path(_out(proc))
-    proc = _git(path.parent, "ls-files", "--full-name", "--error-unmatch", "--", path.name, check=False)
+    root = Path(os.fsdecode(proc.stdout.rstrip(b"\n")))
+    proc = _git(path.parent, "ls-files", "-z", "--full-name", "--error-unmatch", "--", path.name, check=False)
     if proc.returncode:
         raise ApplyError(f"{name} is not tracked by git; `git add` and commit it first, "
                          "or apply without --commit/--branch")
-    return root, _out(proc)
+    return root, os.fsdecode(proc.stdout.split(b"\0")[0])
 
 
-def _commit_in_checkout(path: Path, name: str, new: bytes, message: str) -> list[str]:
+def _ready_to_commit(path: Path, name: str) -> tuple[Path, str]:
+    """Every check ``git commit`` of the article could fail, made before the article is written."""
     root, rel = _tracked(path, name)
-    if _git(root, "diff", "--quiet", "HEAD", "--", rel, check=False).returncode:
+    for head, what in (("MERGE_HEAD", "merge"), ("CHERRY_PICK_HEAD", "cherry-pick"), ("REVERT_HEAD", "revert")):
+        if _git(root, "rev-parse", "-q", "--verify", head, check=False).returncode == 0:
+            raise ApplyError(f"a {what} is in progress in {root}; finish or abort it first, then apply --commit")
+    diff = _git(root, "diff", "--quiet", "HEAD", "--", rel, check=False)
+    if diff.returncode == 1:
         raise ApplyError(f"{name} has uncommitted changes in git; commit or stash them first, "
                          "so that the commit holds only the accepted changes")
-    atomic_write(path, new)
+    if diff.returncode:
+        raise ApplyError(f"git diff failed: {_last_error(diff)}; --commit needs a commit that holds {name}")
+    for who in ("GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT"):
+        proc = _git(root, "var", who, check=False)
+        if proc.returncode:
+            raise ApplyError(f"git cannot commit as you ({_last_error(proc)}); "
+                             "set user.name and user.email, then apply again")
+    return root, rel
+
+
+def _commit_in_checkout(root: Path, rel: str, name: str, message: str) -> list[str]:
+    """Commit the article, already written and checked by :func:`_ready_to_commit`."""
     proc = _git(root, "commit", "-q", "-F", "-", "--", rel, data=message.encode("utf-8"), check=False)
     if proc.returncode:
-        err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise ApplyError(f"wrote {name} but git commit failed ({err[-1] if err else proc.returncode}); "
-                         f"commit it yourself, or `git checkout -- {rel}` to undo")
+        raise ApplyError(f"wrote {name} but git commit failed ({_last_error(proc)}); "
+                         f"commit it yourself, or `git checkout -- {shlex.quote(rel)}` to undo")
     return [_out(_git(root, "rev-parse", "HEAD"))]
 
 
@@ -217,9 +244,15 @@ def apply(out_dir: Path, *, commit: bool = False, branch: str | None = None,
         result.commits = _commit_on_branch(path, run.article_path, branch, run, versions, applied)
     elif commit:
         items = [(e, by_id[e.change_id]) for e in plan.edits]
-        result.commits = _commit_in_checkout(path, run.article_path, new,
-                                             commit_message(run, path.name, items, edited))
+        root, rel = _ready_to_commit(path, run.article_path)
+        atomic_write(path, new)
         result.wrote = True
+        try:
+            result.commits = _commit_in_checkout(root, rel, run.article_path,
+                                                 commit_message(run, path.name, items, edited))
+        except ApplyError:   # a hook said no: the article is written all the same, so say so
+            decisions.mark_applied(sha256_bytes(new), [], None)
+            raise
     else:
         atomic_write(path, new)
         result.wrote = True

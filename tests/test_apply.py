@@ -181,6 +181,69 @@ def test_a_second_branch_apply_says_it_is_done(tmp_path, monkeypatch, git_env):
     assert decode((tmp_path / NAME).read_bytes(), tmp_path / NAME).text == SAMPLE
 
 
+# --- non-ASCII paths ---------------------------------------------------------------------
+
+ACCENTED = "été 2024 — bilan.txt"
+
+
+@pytest.fixture
+def accented_run(tmp_path, monkeypatch, git_env):
+    """A repository (in a folder with an accent too) whose article is ``articles/été 2024 — bilan.txt``."""
+    root = tmp_path / "rédaction"
+    out_dir = make_run(root, SPACED.encode(), THREE, name=ACCENTED)
+    init_repo(root)
+    monkeypatch.chdir(root)
+    review.review_bulk(out_dir, "all", False)
+    return root, out_dir
+
+
+def test_commit_an_article_with_an_accented_name(accented_run):
+    root, out_dir = accented_run
+    result = CliRunner().invoke(cli, ["apply", str(out_dir), "--commit"])
+    assert result.exit_code == 0, result.output
+    path = f"articles/{ACCENTED}"
+    assert git(root, "-c", "core.quotePath=false", "show", "--name-only", "--format=", "HEAD").split("\n")[0] == path
+    assert subprocess_bytes(root, "cat-file", "blob", f"HEAD:{path}") == (root / path).read_bytes()
+    assert (root / path).read_bytes() != SPACED.encode()
+    assert git(root, "status", "--porcelain") == "?? out/\n"
+    assert json.loads((out_dir / "decisions.json").read_text())["applied"]["commits"] == [
+        git(root, "rev-parse", "HEAD").strip()]
+
+
+def test_branch_for_an_article_with_an_accented_name(accented_run):
+    root, out_dir = accented_run
+    result = CliRunner().invoke(cli, ["apply", str(out_dir), "--branch", "relecture/été"])
+    assert result.exit_code == 0, result.output
+    assert len(git(root, "rev-list", "main..relecture/été").split()) == 4
+    assert subprocess_bytes(root, "cat-file", "blob", f"relecture/été:articles/{ACCENTED}").decode() == \
+        "Un: 46,7 milliards.\nDeux [DONNÉES NÉCESSAIRES].\nTrois: 11 décembre 2023.\nQuatre.\nCinq.\nFin du texte de l'article."
+    assert (root / "articles" / ACCENTED).read_bytes() == SPACED.encode()
+
+
+def test_commit_is_refused_before_writing_when_git_would_refuse_it(accented_run):
+    """A merge in progress makes `git commit -- path` fail: that is found out before the article is written."""
+    root, out_dir = accented_run
+    (root / ".git" / "MERGE_HEAD").write_text(git(root, "rev-parse", "HEAD"))
+    with pytest.raises(ApplyError, match="a merge is in progress in .*; finish or abort it first"):
+        apply(out_dir, commit=True)
+    assert (root / "articles" / ACCENTED).read_bytes() == SPACED.encode()
+    assert "applied" not in json.loads((out_dir / "decisions.json").read_text())
+
+
+def test_a_commit_refused_by_a_hook_leaves_the_article_written_and_says_so(accented_run):
+    root, out_dir = accented_run
+    hook = root / ".git" / "hooks" / "pre-commit"
+    hook.parent.mkdir(exist_ok=True)
+    hook.write_text("#!/bin/sh\necho 'not today' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    with pytest.raises(ApplyError, match="wrote articles/été 2024 — bilan.txt but git commit failed \\(not today\\)"
+                                         "; commit it yourself, or `git checkout -- 'articles/été"):
+        apply(out_dir, commit=True)
+    assert (root / "articles" / ACCENTED).read_bytes() != SPACED.encode()
+    with pytest.raises(ApplyError, match="already has these changes applied"):
+        apply(out_dir, commit=True)
+
+
 # --- finding the article from anywhere ------------------------------------------------------
 
 def test_apply_from_a_subdirectory_with_out_elsewhere(tmp_path, monkeypatch, git_env):
