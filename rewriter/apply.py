@@ -12,7 +12,7 @@ the report), writes through a temporary file and a rename, and can commit:
   needed), built with git plumbing so the checkout, the index and the current
   branch are left exactly as they were; each commit can be reverted alone.
 
-Paths go to and come from git as they are: never
+The two exclude each other. Paths go to and come from git as they are: never
 quoted (``core.quotePath=false``, ``-z``) nor read as glob patterns
 (``--literal-pathspecs``), so ``articles/été 2024 — bilan.txt`` works.
 """
@@ -211,6 +211,8 @@ def _check_article(run: Run, decisions: Decisions, repo_root: Path | None) -> Pa
 def apply(out_dir: Path, *, commit: bool = False, branch: str | None = None,
           repo_root: Path | None = None) -> ApplyResult:
     """Apply the accepted changes of ``out_dir`` to its article; see the module docstring."""
+    if commit and branch:
+        raise ValueError("commit and branch exclude each other: commit in the checkout, or on a branch")
     out_dir = Path(out_dir)
     run = read_run(out_dir)
     decisions = Decisions.load(out_dir, run)

@@ -244,6 +244,17 @@ def test_a_commit_refused_by_a_hook_leaves_the_article_written_and_says_so(accen
         apply(out_dir, commit=True)
 
 
+def test_commit_and_branch_together_are_a_usage_error(crlf_run):
+    review.review_bulk(crlf_run, "all", False)
+    before = (crlf_run.parent.parent / NAME).read_bytes()
+    result = CliRunner().invoke(cli, ["apply", "out/000_test", "--commit", "--branch", "review/x"])
+    assert result.exit_code == 2
+    assert "Error: --commit and --branch exclude each other" in result.output
+    assert (crlf_run.parent.parent / NAME).read_bytes() == before
+    with pytest.raises(ValueError, match="exclude each other"):
+        apply(crlf_run, commit=True, branch="review/x")
+
+
 # --- finding the article from anywhere ------------------------------------------------------
 
 def test_apply_from_a_subdirectory_with_out_elsewhere(tmp_path, monkeypatch, git_env):
