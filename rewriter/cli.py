@@ -12,7 +12,7 @@ import sys
 import click
 
 from . import __version__
-from .errors import RewriterError
+from .errors import InputError, RewriterError
 from .settings import Settings
 
 
@@ -29,7 +29,7 @@ def model_options(fn):
                           "Local servers may need none."),
         click.option("--temperature", type=float, default=0.0, show_default=True,
                      help="Sampling temperature, 0 to 1."),
-        click.option("--timeout", type=float, default=120.0, show_default=True,
+        click.option("--timeout", type=click.FloatRange(0, min_open=True), default=120.0, show_default=True,
                      help="Seconds to wait for one reply."),
         click.option("--max-tokens", type=click.IntRange(256), default=8192, show_default=True,
                      help="Longest reply the model may write; a reply cut at this length is an error."),
@@ -72,8 +72,17 @@ def run_options_from(out_root, sources_dir, fetch, encoding):
                       fetch=fetch, encoding=encoding)
 
 
+def _known_encoding(ctx, param, value: str) -> str:
+    import codecs
+    try:
+        codecs.lookup(value)
+    except LookupError:
+        raise click.BadParameter(f"unknown encoding {value!r} (try utf-8 or cp1252)") from None
+    return value
+
+
 def encoding_option(fn):
-    return click.option("--encoding", default="utf-8", show_default=True,
+    return click.option("--encoding", default="utf-8", show_default=True, callback=_known_encoding,
                         help="Encoding of the articles, e.g. cp1252 for old Windows files.")(fn)
 
 
@@ -101,7 +110,10 @@ def friendly_errors(fn):
         except RewriterError as exc:
             if os.environ.get("REWRITER_RAISE_ERRORS"):
                 raise
-            raise click.ClickException(str(exc)) from None
+            error = click.ClickException(str(exc))
+            if isinstance(exc, InputError):
+                error.exit_code = 2   # bad input, like a usage error: nothing was done
+            raise error from None
     return wrapper
 
 
@@ -120,8 +132,9 @@ def cli():
     Nothing in articles/ changes until `apply`.
     """
 
-OFFLINE_HINT = ("Model stages skipped: set MISTRAL_API_KEY, or --base-url URL for a local server "
-                "(vLLM, Ollama, llama.cpp, LM Studio), to get corrections.")
+def offline_hint(settings: Settings) -> str:
+    return (f"Model stages skipped: set ${settings.api_key_env}, or --base-url URL for a local server "
+            "(vLLM, Ollama, llama.cpp, LM Studio), to get corrections.")
 
 
 @cli.command()
@@ -144,7 +157,7 @@ def run(article, offline, out_root, sources_dir, fetch, encoding, **options):
 
     settings = settings_from(options, offline=offline)
     if not settings.model_enabled and not offline:
-        status(OFFLINE_HINT)
+        status(offline_hint(settings))
     with err.status("starting…") as spinner:
         result = run_article(article, settings, run_options_from(out_root, sources_dir, fetch, encoding),
                              on_stage=lambda name: spinner.update(f"{name}…"))
@@ -181,13 +194,12 @@ def batch(folder, concurrency, requests_per_second, tokens_per_minute, offline, 
 
     from .batch import run_batch
     from .console import err, out, status
-    from .loader import discover
     from .tables import batch_summary
 
     settings = settings_from(options, offline=offline, requests_per_second=requests_per_second,
                              tokens_per_minute=tokens_per_minute)
     if not settings.model_enabled and not offline:
-        status(OFFLINE_HINT)
+        status(offline_hint(settings))
     run_options = run_options_from(out_root, sources_dir, fetch, encoding)
     totals = {"requests": 0, "tokens": 0, "errors": 0}
     progress = Progress(TextColumn("articles"), BarColumn(), MofNCompleteColumn(),
@@ -197,7 +209,7 @@ def batch(folder, concurrency, requests_per_second, tokens_per_minute, offline, 
         return f"requests {totals['requests']} · tokens {totals['tokens']} · errors {totals['errors']}"
 
     with progress:
-        task = progress.add_task("batch", total=len(discover([folder])), stats=stats())
+        task = progress.add_task("batch", total=None, stats=stats())
 
         def on_done(outcome):
             totals["requests"] += outcome.requests
@@ -205,7 +217,8 @@ def batch(folder, concurrency, requests_per_second, tokens_per_minute, offline, 
             totals["errors"] += 0 if outcome.ok else 1
             progress.update(task, advance=1, stats=stats())
 
-        result = run_batch(folder, settings, run_options, concurrency=concurrency, on_done=on_done)
+        result = run_batch(folder, settings, run_options, concurrency=concurrency,
+                           on_start=lambda total: progress.update(task, total=total), on_done=on_done)
     err.print(batch_summary(result))
     out(str(run_options.out_root / "summary.json"))
     if result.failed:
@@ -302,7 +315,6 @@ def apply_command(out_dir, commit, branch):
 
 @cli.command()
 @model_options
-@cache_options
 @friendly_errors
 def doctor(**options):
     """Check the model endpoint: reachable, key accepted, model listed, strict JSON schema honoured.
@@ -340,16 +352,11 @@ def check(paths, fmt, encoding):
       1  a placeholder, dangling citation or artifact remains (gate a commit on it)
       2  usage or input error; the other files are still checked and reported
     """
-    import codecs
     import json
 
     from .check import check_paths, exit_status, format_text
     from .console import out, warn
 
-    try:
-        codecs.lookup(encoding)
-    except LookupError:
-        raise click.BadParameter(f"unknown encoding {encoding!r}", param_hint="--encoding") from None
     report = check_paths(paths or ["articles"], encoding)
     if not report["articles"]:
         raise click.UsageError(f"no .txt, .md or .markdown file in {', '.join(paths or ['articles'])}")
