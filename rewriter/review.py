@@ -88,22 +88,23 @@ def repo_root_of(folder: Path) -> Path | None:
 def find_article(run: Run, repo_root: Path | None = None) -> Path | None:
     """Where the article is now, wherever apply or review is run from.
 
-    Looked for, in order: the run's ``absolute_path``; its ``repo_path`` under
-    ``repo_root``, the repository holding the out folder, then the one holding
-    the cwd; the path as typed, from the cwd, from ``repo_root``, and from the
-    folder above ``out/``. Reports older than ``absolute_path`` and ``repo_path``
-    skip the first two. Among the places that exist, the first whose bytes still
-    match the run wins, else the first.
+    Looked for, in order: the run's ``repo_path`` under ``repo_root``, the
+    repository holding the out folder, then the one holding the cwd (so a run
+    copied into another clone applies to that clone); its ``absolute_path``; the
+    path as typed, from the cwd, from ``repo_root``, and from the folder above
+    ``out/``. Reports older than ``absolute_path`` and ``repo_path`` skip those.
+    Among the places that exist, the first whose bytes still match the run wins,
+    else the first.
     """
     article = run.report["article"]
     given = Path(run.article_path)
     places = []
-    if article.get("absolute_path"):
-        places.append(Path(article["absolute_path"]))
     if article.get("repo_path"):
         roots = [Path(repo_root)] if repo_root else []
         roots += [root for root in (repo_root_of(run.out_dir), repo_root_of(Path.cwd())) if root]
         places += [root / article["repo_path"] for root in roots]
+    if article.get("absolute_path"):
+        places.append(Path(article["absolute_path"]))
     if given.is_absolute():
         places.append(given)
     else:

@@ -288,6 +288,21 @@ def test_apply_in_a_moved_clone_finds_the_article_by_its_repository_path(tmp_pat
     assert git(copy, "show", "--name-only", "--format=", "HEAD").split() == [NAME]
 
 
+def test_a_run_copied_into_another_clone_applies_to_that_clone(tmp_path, monkeypatch, git_env):
+    """Both clones still hold the run's bytes: the clone that holds out/ is the one changed."""
+    repo = tmp_path / "repo"
+    make_run(repo, SAMPLE.encode(), THREE)
+    init_repo(repo)
+    copy = tmp_path / "copy"
+    shutil.copytree(repo, copy)
+    review.review_bulk(copy / "out" / "000_test", "verified", False)
+    monkeypatch.chdir(copy)
+    result = CliRunner().invoke(cli, ["apply", "out/000_test"])
+    assert result.exit_code == 0, result.output
+    assert "46,7 milliards" in (copy / NAME).read_text(encoding="utf-8")
+    assert (repo / NAME).read_bytes() == SAMPLE.encode()
+
+
 def test_an_old_report_without_the_new_paths_still_works(crlf_run, tmp_path):
     report = json.loads((crlf_run / "report.json").read_text(encoding="utf-8"))
     del report["article"]["absolute_path"], report["article"]["repo_path"]
