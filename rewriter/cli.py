@@ -57,6 +57,8 @@ def output_options(fn):
                      help="Local library of .txt/.md/.html sources to cite [default: ./sources if present]."),
         click.option("--fetch", is_flag=True,
                      help="Download cited and proposed URLs to check quotes against them (off by default)."),
+        click.option("--fetch-private", is_flag=True,
+                     help="Let --fetch read hosts on private addresses (a newsroom intranet); refused by default."),
         encoding_option,
     ]
     for option in reversed(options):
@@ -97,6 +99,7 @@ def settings_from(options: dict, **extra) -> Settings:
         max_tokens=options.get("max_tokens"),
         cache_dir=options.get("cache_dir"),
         use_cache=not options.get("no_cache", False),
+        fetch_private=options.get("fetch_private"),
         **extra,
     )
 

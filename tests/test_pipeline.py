@@ -12,6 +12,7 @@ from rewriter.cli import cli
 from rewriter.resources import schema_errors
 from tests.editor_model import EditorModel
 from tests.fake_llm import FORBIDDEN_PARAMS, FakeLLM
+from tests.served import pages  # noqa: F401  (fixture)
 
 SEED = Path(__file__).resolve().parent.parent / "articles" / "000_8fabfc5d1ff5073f.txt"
 SECRET = "sk-test-SECRET-123"
@@ -186,3 +187,19 @@ def test_a_long_article_is_chunked_and_each_chunk_costs_two_requests(tmp_path):
         assert marker in listed and listed.count('"id"') == 2
         assert len(prompt) < len(article.read_text(encoding="utf-8"))
     assert {p["finding_id"] for p in report["proposals"]} == {f["id"] for f in report["findings"] + report["claims"]}
+
+
+def test_fetch_reads_references_only_on_public_hosts_unless_fetch_private(tmp_path, pages):
+    article = tmp_path / "chomage.md"
+    article.write_text("Le chômage a baissé selon l'Insee [1].\n\n[1] " + pages.url("/insee-chomage.html") + "\n",
+                       encoding="utf-8")
+    with FakeLLM(responder=EditorModel()) as server:
+        denied = run_cli(["run", str(article), "--fetch", "--out", str(tmp_path / "b")], server, MISTRAL_API_KEY="")
+        allowed = run_cli(["run", str(article), "--fetch", "--fetch-private", "--out", str(tmp_path / "c")], server,
+                          MISTRAL_API_KEY="")
+    assert denied.exit_code == 0 and allowed.exit_code == 0
+    assert pages.hits("/insee-chomage.html") == 1                      # only the --fetch-private run read it
+    [doc_denied] = read_report(tmp_path / "b", "chomage")["evidence"]
+    [doc_allowed] = read_report(tmp_path / "c", "chomage")["evidence"]
+    assert "refused" in doc_denied["error"] and doc_allowed["read"] is True
+    assert (tmp_path / "c" / "chomage" / "evidence" / f"{doc_allowed['id']}.txt").is_file()
