@@ -58,7 +58,11 @@ def word_count(text: str) -> int:
 
 
 def chunks(text: str, max_words: int) -> list[tuple[int, int]]:
-    """Spans of consecutive paragraphs, each at most ``max_words`` words (a longer paragraph stands alone)."""
+    """Spans of whole lines, each at most ``max_words`` words (a longer line stands alone).
+
+    Lines, not blank-line paragraphs: scraped and generated articles often put one paragraph per
+    line with no blank line between, so a line is the unit that never cuts a sentence.
+    """
     if word_count(text) <= max_words:
         return [(0, len(text))]
     spans: list[tuple[int, int]] = []
