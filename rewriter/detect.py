@@ -339,7 +339,8 @@ _CHROME = re.compile(rf"""(?ix)
       \s*(?:[:\-–—].{{0,300}})?$
    |{_W}{{0,10}}?(?:feel\ free\ to|don{_A}t\ hesitate\ to|n{_A}hésitez\ pas\ à)\s+(?:contact|reach|get\ in\ touch|write
       |nous\ contacter|nous\ écrire)\b.{{0,80}}$
-   |(?:e-?mail|phone|tél(?:éphone)?|tel|address|adresse|fax)\s*:.{{0,300}}$)
+   |(?:e-?mail|phone|tél(?:éphone)?|tel|address|adresse|fax)\s*:
+      (?=.{{0,300}}(?:@|\(a\)|\+?\d[\d\ .-]{{7,}}\d|\b\d{{5}}\b)).{{0,300}}$)
  |(?P<legal>(?:copyright\b|©|\(c\)\s*\d{{4}}).{{0,300}}$
    |{_W}{{0,12}}?(?:tous\ droits\ réservés|all\ rights\ reserved)\b.{{0,100}}$
    |(?:(?:privacy\ policy|politique\ de\ confidentialité|terms\ (?:and|&)\ conditions|terms\ of\ (?:use|service)

@@ -272,6 +272,7 @@ def test_lower_case_fragment_between_chrome_lines_is_chrome_but_a_title_is_not()
     "## Newsletter, podcasts et nouveaux formats de la rédaction européenne",
     "Les cookies tiers disparaissent de Chrome en 2025.",
     "Le forfait coûte 20 € par mois au lieu de 30 €.",
+    "Adresse : 12 rue de Rivoli, où travaillent 300 salariés en 2023, un record pour la société.",
     "Farid Arab is a renowned international correspondent known for his fearless reporting, "
     "giving voice to the voiceless and shedding light on untold narratives around the world.",
     "[1] https://example.org/article_sur_le_sujet",
