@@ -208,6 +208,14 @@ def _check_article(run: Run, decisions: Decisions, repo_root: Path | None) -> Pa
     return path
 
 
+def _check_writable(path: Path, name: str) -> None:
+    """A read-only article is protected on purpose: never replace it behind the owner's back."""
+    # The mode bits, not os.access: root may write anything, but a 0444 file still says "don't".
+    if not path.stat().st_mode & 0o222 or not os.access(path, os.W_OK):
+        raise ApplyError(f"{name} is read-only; make it writable (chmod u+w) if it may be changed, "
+                         "or use --branch, which leaves the file alone")
+
+
 def apply(out_dir: Path, *, commit: bool = False, branch: str | None = None,
           repo_root: Path | None = None) -> ApplyResult:
     """Apply the accepted changes of ``out_dir`` to its article; see the module docstring."""
@@ -247,6 +255,7 @@ def apply(out_dir: Path, *, commit: bool = False, branch: str | None = None,
     elif commit:
         items = [(e, by_id[e.change_id]) for e in plan.edits]
         root, rel = _ready_to_commit(path, run.article_path)
+        _check_writable(path, run.article_path)
         atomic_write(path, new)
         result.wrote = True
         try:
@@ -256,6 +265,7 @@ def apply(out_dir: Path, *, commit: bool = False, branch: str | None = None,
             decisions.mark_applied(sha256_bytes(new), [], None)
             raise
     else:
+        _check_writable(path, run.article_path)
         atomic_write(path, new)
         result.wrote = True
     decisions.mark_applied(sha256_bytes(new), result.commits, branch)

@@ -7,6 +7,7 @@ exactly as they were when the text is encoded again with :meth:`Article.encode`.
 from __future__ import annotations
 
 import codecs
+import functools
 import hashlib
 import os
 import tempfile
@@ -111,8 +112,9 @@ def atomic_write(path: str | os.PathLike, data: bytes, *, durable: bool = True) 
             if durable:
                 fh.flush()
                 os.fsync(fh.fileno())
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o7777)
+        # mkstemp makes 0600 files whatever the umask: give the file the mode it had, or the
+        # mode a plain open() would have given it, so colleagues can read out/ and articles.
+        os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else _new_file_mode())
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -120,6 +122,19 @@ def atomic_write(path: str | os.PathLike, data: bytes, *, durable: bool = True) 
         except FileNotFoundError:
             pass
         raise
+
+
+@functools.cache
+def _new_file_mode() -> int:
+    """0666 less the process umask, read without changing it (os.umask would race other threads)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o644
 
 
 def atomic_write_text(path: str | os.PathLike, text: str, *, durable: bool = True) -> None:

@@ -77,6 +77,15 @@ def test_an_article_edited_after_the_run_is_refused(crlf_run, tmp_path):
     assert (tmp_path / NAME).read_bytes() == edited
 
 
+def test_a_read_only_article_is_refused_and_left_alone(crlf_run, tmp_path):
+    review.review_bulk(crlf_run, "all", False)
+    before = (tmp_path / NAME).read_bytes()
+    (tmp_path / NAME).chmod(0o444)
+    result = CliRunner().invoke(cli, ["apply", "out/000_test"])
+    assert result.exit_code == 1 and f"{NAME} is read-only" in result.output
+    assert (tmp_path / NAME).read_bytes() == before
+
+
 def test_apply_needs_decisions_and_finds_nothing_to_do_when_all_rejected(crlf_run):
     result = CliRunner().invoke(cli, ["apply", "out/000_test"])
     assert result.exit_code == 1 and "no decisions yet; run `rewriter review out/000_test` first" in result.output
