@@ -5,12 +5,23 @@ from __future__ import annotations
 import functools
 import json
 import string
+import sys
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 
-ROOT = Path(__file__).resolve().parent.parent
+def _root() -> Path:
+    """The folder holding prompts/ and schemas/: the source checkout (also an editable install),
+    or ``<prefix>/share/rewriter`` where a regular install puts them (pyproject's data-files)."""
+    checkout = Path(__file__).resolve().parent.parent
+    for root in (checkout, Path(sys.prefix) / "share" / "rewriter"):
+        if (root / "prompts").is_dir() and (root / "schemas").is_dir():
+            return root
+    return checkout
+
+
+ROOT = _root()
 SCHEMAS = ROOT / "schemas"
 PROMPTS = ROOT / "prompts"
 
