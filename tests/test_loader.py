@@ -47,3 +47,4 @@ def test_errors_name_the_file_the_offset_and_what_to_try(tmp_path):
     (tmp_path / "empty.txt").write_bytes(b"")
     with pytest.raises(InputError, match="empty.txt: file is empty"):
         load(tmp_path / "empty.txt")
+
