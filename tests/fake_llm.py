@@ -271,6 +271,8 @@ class FakeLLM:
 
 class _Handler(BaseHTTPRequestHandler):
     server_version = "fake_llm/1"
+    # Keep-alive, as real servers do: clients reuse connections, and benchmarks measure that.
+    protocol_version = "HTTP/1.1"
 
     @property
     def fake(self) -> FakeLLM:
