@@ -97,6 +97,12 @@ def discover(paths: list[str | os.PathLike]) -> list[Path]:
     return unique
 
 
+def repo_root_of(path: str | os.PathLike) -> Path | None:
+    """The root of the git repository holding ``path``: the nearest folder at or above it with ``.git``."""
+    path = Path(path).resolve()
+    return next((d for d in (path, *path.parents) if (d / ".git").exists()), None)
+
+
 def atomic_write(path: str | os.PathLike, data: bytes, *, durable: bool = True) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename: never half a file.
 

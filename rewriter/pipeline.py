@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from . import __version__, claims, corrections, detect, emit, evidence, verify
 from .errors import OutputError
-from .loader import Article, atomic_write_text, load
+from .loader import Article, atomic_write_text, load, repo_root_of
 from .models import Finding, Proposal
 from .settings import Settings
 from .text import chunks, language, stated_date
@@ -57,11 +57,8 @@ class _Stages:
 
 def repo_relative(path: Path) -> str:
     """The article's path as git sees it from the enclosing repository's root (or as given)."""
-    absolute = path.resolve()
-    for parent in absolute.parents:
-        if (parent / ".git").exists():
-            return absolute.relative_to(parent).as_posix()
-    return path.as_posix()
+    root = repo_root_of(path.parent)
+    return path.resolve().relative_to(root).as_posix() if root else path.as_posix()
 
 
 def run_article(path: str | Path, settings: Settings, options: RunOptions | None = None,
@@ -130,10 +127,11 @@ def _run(path, settings: Settings, options: RunOptions, llm, on_stage, out_name)
     with stage("verify"):
         proposals = verify.verify(text, by_id, proposals, gathered)
 
+    repo_path = repo_relative(article.path)
     try:
         with stage("emit"):
-            files = emit.write_outputs(out_dir, article, by_id, proposals, repo_path=repo_relative(article.path))
-        report = build_report(article, ctx, settings, findings, claim_findings, detection.references,
+            files = emit.write_outputs(out_dir, article, by_id, proposals, repo_path=repo_path)
+        report = build_report(article, repo_path, ctx, settings, findings, claim_findings, detection.references,
                               gathered, proposals, errors, calls, stage.seconds, online)
         files["report"] = out_dir / "report.json"
         # Tests hold the report to schemas/report.json; validating it on every run would cost more
@@ -159,7 +157,7 @@ def usage_summary(calls: list, settings: Settings) -> dict[str, Any]:
     }
 
 
-def build_report(article: Article, ctx, settings: Settings, findings, claim_findings, references,
+def build_report(article: Article, repo_path: str, ctx, settings: Settings, findings, claim_findings, references,
                  gathered, proposals, errors, calls, stages, online) -> dict[str, Any]:
     usage = usage_summary(calls, settings)
     usage["stages"] = dict(stages)
@@ -168,7 +166,7 @@ def build_report(article: Article, ctx, settings: Settings, findings, claim_find
         "tool": f"rewriter {__version__}",
         "article": {
             "path": article.path.as_posix(), "file": article.path.name, "stem": article.stem,
-            "absolute_path": article.path.resolve().as_posix(), "repo_path": repo_relative(article.path),
+            "absolute_path": article.path.resolve().as_posix(), "repo_path": repo_path,
             "sha256": article.sha256, "encoding": article.encoding, "bom": article.bom,
             "language": ctx.language, "date": ctx.date,
         },

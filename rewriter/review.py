@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from .emit import context_diff, proposal_position, word_diff
 from .errors import InputError
-from .loader import atomic_write_text, sha256_bytes
+from .loader import atomic_write_text, repo_root_of, sha256_bytes
 from .models import DELETE, FAILED, KEEP, VERIFIED, Finding, Proposal
 from .resources import schema_errors
 
@@ -74,15 +74,6 @@ def read_run(out_dir: Path) -> Run:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{path}: not a readable report ({exc}); run `rewriter run` again") from None
     return Run(out_dir, report, findings, sorted(proposals, key=lambda p: proposal_position(findings, p)))
-
-
-def repo_root_of(folder: Path) -> Path | None:
-    """The root of the git repository holding ``folder`` (the nearest one above with ``.git``), or None.
-
-    Found the way the run found the root that ``repo_path`` is relative to.
-    """
-    folder = Path(folder).resolve()
-    return next((d for d in (folder, *folder.parents) if (d / ".git").exists()), None)
 
 
 def find_article(run: Run, repo_root: Path | None = None) -> Path | None:
