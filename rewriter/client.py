@@ -27,13 +27,13 @@ import time
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Callable, Protocol
 
-import jsonschema
 import openai
 import tenacity
 
 from . import console
 from .cache import ReplyCache, cache_key, canonical_json
 from .errors import ConfigError, LLMError
+from .resources import errors_against
 from .settings import Settings
 
 # Keywords Mistral's strict mode rejects (format, minLength, maxLength, pattern, as
@@ -426,10 +426,7 @@ def _parse_and_check(raw: str, schema: dict, check) -> tuple[Any, list[str]]:
 
 
 def _validation_errors(data: Any, schema: dict, check, limit: int = 10) -> list[str]:
-    cls = jsonschema.validators.validator_for(schema)
-    validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
-    errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
-    messages = [f"at {e.json_path}: {e.message}" for e in errors[:limit]]
+    messages = errors_against(data, schema, limit)
     if not messages and check is not None:
         messages = list(check(data))[:limit]
     return messages

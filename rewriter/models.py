@@ -108,7 +108,6 @@ class Source:
 
 # Proposal actions, as the model states them.
 REPLACE, DELETE, KEEP, NEEDS_HUMAN = "replace", "delete", "keep", "needs_human"
-ACTIONS = (REPLACE, DELETE, KEEP, NEEDS_HUMAN)
 # Proposal statuses, after verification.
 VERIFIED, NEEDS_REVIEW, FAILED = "verified", "needs_review", "failed"
 STATUSES = (VERIFIED, NEEDS_REVIEW, NEEDS_HUMAN, KEEP, FAILED)

@@ -40,10 +40,20 @@ def _validator(name: str) -> jsonschema.protocols.Validator:
     return cls(schema, format_checker=cls.FORMAT_CHECKER)
 
 
+def _errors(validator: jsonschema.protocols.Validator, instance: Any, limit: int) -> list[str]:
+    errors = sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path)))
+    return [f"at {e.json_path}: {e.message}" for e in errors[:limit]]
+
+
 def schema_errors(instance: Any, name: str, limit: int = 10) -> list[str]:
     """Validation errors of ``instance`` against ``schemas/<name>.json``, each with its JSON path."""
-    errors = sorted(_validator(name).iter_errors(instance), key=lambda e: list(e.absolute_path))
-    return [f"at {e.json_path}: {e.message}" for e in errors[:limit]]
+    return _errors(_validator(name), instance, limit)
+
+
+def errors_against(instance: Any, schema: dict[str, Any], limit: int = 10) -> list[str]:
+    """The same, against a schema given as a dict (e.g. one a caller built)."""
+    cls = jsonschema.validators.validator_for(schema)
+    return _errors(cls(schema, format_checker=cls.FORMAT_CHECKER), instance, limit)
 
 
 def validate(instance: Any, name: str) -> None:
