@@ -1,18 +1,27 @@
-"""The reply cache: validated model replies, keyed by a hash of what was asked.
+"""Caches on disk: validated model replies, fetched pages, search results.
 
-The key covers everything that shapes the reply (base URL, model, messages,
-wire schema, sampling parameters) and nothing secret: the API key is never
-part of it, so the cache folder can be shared or inspected safely.
+The reply key covers everything that shapes the reply (base URL, model,
+messages, wire schema, sampling parameters) and nothing secret: the API key is
+never part of it, so the cache folder can be shared or inspected safely.
+
+Every cache is opened through :class:`JsonStore`: entries are JSON text,
+readable without unpickling anything, and a damaged database (a truncated or
+garbage file, a disk error) never loses the run: the folder is moved aside,
+the user is told once which cache it was, and work goes on without it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
 import diskcache
+
+from . import console
 
 
 def canonical_json(value: Any) -> str:
@@ -28,18 +37,95 @@ def cache_key(*, base_url: str, model: str, messages: list[dict], wire_schema: d
     return hashlib.sha256(canonical_json(request).encode("utf-8")).hexdigest()
 
 
-class ReplyCache:
-    """Entries are JSON text (``data``, ``raw``, ``usage``), readable without unpickling anything."""
+# What a damaged or unusable cache raises: sqlite's own errors, and the OS's (a folder that
+# cannot be created, a read-only file).
+_BROKEN = (sqlite3.DatabaseError, OSError)
 
-    def __init__(self, directory: Path):
-        self._cache = diskcache.Cache(str(Path(directory) / "replies"))
 
-    def get(self, key: str) -> dict | None:
-        text = self._cache.get(key)
-        return json.loads(text) if text is not None else None
+class JsonStore:
+    """A diskcache folder of JSON values that survives being damaged.
 
-    def put(self, key: str, *, data: Any, raw: str, usage: dict) -> None:
-        self._cache.set(key, canonical_json({"data": data, "raw": raw, "usage": usage}))
+    On a database error when opening, the folder is renamed ``<name>.damaged-<time>`` and a
+    fresh one is made; if that fails too, or an error comes later, the store turns itself off
+    for the rest of the process: every ``get`` misses and every ``set`` is skipped.
+    """
+
+    def __init__(self, directory: Path, what: str):
+        self.directory = Path(directory)
+        self.what = what
+        self._cache: diskcache.Cache | None = None
+        self._disabled = False
+
+    def _open(self) -> diskcache.Cache | None:
+        if self._cache is None and not self._disabled:
+            try:
+                self._cache = diskcache.Cache(str(self.directory))
+            except _BROKEN as exc:
+                self._cache = self._recover(exc)
+        return self._cache
+
+    def _recover(self, exc: BaseException) -> diskcache.Cache | None:
+        aside = self.directory.with_name(f"{self.directory.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        try:
+            self.directory.rename(aside)
+            cache = diskcache.Cache(str(self.directory))
+        except _BROKEN:
+            self._off(exc, "")
+            return None
+        console.warn(f"{self.what} cache {self.directory} was damaged ({_why(exc)}); moved aside to "
+                     f"{aside} and started afresh")
+        return cache
+
+    def _off(self, exc: BaseException, where: str) -> None:
+        self._disabled = True
+        self.close()
+        console.warn(f"{self.what} cache {self.directory} cannot be used ({_why(exc)}){where}; "
+                     "going on without it (delete the folder to start afresh)")
+
+    def get(self, key: str) -> Any | None:
+        cache = self._open()
+        if cache is None:
+            return None
+        try:
+            text = cache.get(key)
+            return json.loads(text) if isinstance(text, str) else None
+        except (*_BROKEN, ValueError) as exc:
+            self._off(exc, " while reading")
+            return None
+
+    def set(self, key: str, value: Any, *, expire: float | None = None) -> None:
+        cache = self._open()
+        if cache is None:
+            return
+        try:
+            cache.set(key, canonical_json(value), expire=expire)
+        except _BROKEN as exc:
+            self._off(exc, " while writing")
 
     def close(self) -> None:
-        self._cache.close()
+        if self._cache is not None:
+            try:
+                self._cache.close()
+            except _BROKEN:
+                pass
+            self._cache = None
+
+
+def _why(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
+class ReplyCache:
+    """Validated model replies: ``data``, ``raw`` and ``usage`` for each request key."""
+
+    def __init__(self, directory: Path):
+        self._store = JsonStore(Path(directory) / "replies", "reply")
+
+    def get(self, key: str) -> dict | None:
+        return self._store.get(key)
+
+    def put(self, key: str, *, data: Any, raw: str, usage: dict) -> None:
+        self._store.set(key, {"data": data, "raw": raw, "usage": usage})
+
+    def close(self) -> None:
+        self._store.close()

@@ -30,6 +30,7 @@ from typing import Any
 from urllib.parse import urldefrag, urlsplit
 
 from . import __version__
+from .cache import JsonStore
 from .errors import ConfigError
 from .loader import atomic_write_text
 from .models import Finding, Reference, Source
@@ -343,6 +344,7 @@ class Evidence:
         self._by_url: dict[str, Document] = {}
         self._index = None            # (bm25 retriever, snippets), built on first use
         self._indexed: tuple[str, ...] = ()
+        self._pages = JsonStore(Path(settings.cache_dir) / "fetch", "page") if settings.use_cache else None
 
     # -- documents
 
@@ -384,19 +386,11 @@ class Evidence:
             doc.path = str(path)
 
     def _cache_get(self, url: str) -> dict | None:
-        if not self.settings.use_cache:
-            return None
-        with self._cache() as cache:
-            return cache.get(f"page:{url_key(url)}")
+        return self._pages.get(f"page:{url_key(url)}") if self._pages else None
 
     def _cache_set(self, url: str, value: dict) -> None:
-        if self.settings.use_cache:
-            with self._cache() as cache:
-                cache.set(f"page:{url_key(url)}", value, expire=CACHE_SECONDS)
-
-    def _cache(self):
-        import diskcache
-        return diskcache.Cache(str(Path(self.settings.cache_dir) / "fetch"))
+        if self._pages:
+            self._pages.set(f"page:{url_key(url)}", value, expire=CACHE_SECONDS)
 
     def add_library(self, directory: Path, article_text: str = "") -> None:
         """Every .txt, .md and .html file under ``directory``, except a copy of the article itself."""
@@ -467,6 +461,10 @@ class Evidence:
 
     def to_dict(self) -> list[dict[str, Any]]:
         return [d.to_dict() for d in self.documents]
+
+    def close(self) -> None:
+        if self._pages:
+            self._pages.close()
 
 
 def reference_title(ref: Reference) -> str:

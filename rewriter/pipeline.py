@@ -126,6 +126,7 @@ def _run(path, settings: Settings, options: RunOptions, llm, on_stage, out_name)
     by_id = {f.id: f for f in everything}
     with stage("verify"):
         proposals = verify.verify(text, by_id, proposals, gathered)
+    gathered.close()
 
     repo_path = repo_relative(article.path)
     try:
