@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import bisect
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from .models import CLAIM, Finding
+from .models import CLAIM, DANGLING_CITATION, PLACEHOLDER, Finding, Query, ResearchItem
 from .resources import load_schema, render_prompt
 from .text import LANGUAGE_NAMES, Sentence, sentences
 
 TASK = "claims"
+# Kinds of detector finding the research plan is asked about: what is missing is to be found.
+GAP_KINDS = frozenset({PLACEHOLDER, DANGLING_CITATION})
+MAX_QUERIES = 3
+MAX_QUERY_CHARS = 200
 
 
 @dataclass
@@ -23,6 +29,7 @@ class ArticleContext:
         return {
             "today": self.today,
             "language_name": LANGUAGE_NAMES.get(self.language, self.language),
+            "language": self.language,
             "article_date_line": (f"The article states its own date: {self.date}." if self.date
                                   else "The article does not state its date."),
         }
@@ -31,37 +38,75 @@ class ArticleContext:
 @dataclass
 class ClaimsResult:
     claims: list[Finding] = field(default_factory=list)
+    # What to search for: one item per claim and per gap the model planned for.
+    plan: list[ResearchItem] = field(default_factory=list)
     calls: list = field(default_factory=list)
     error: str | None = None
 
 
-def locate(quote: str, sentence: Sentence | None, text: str, chunk: tuple[int, int]) -> tuple[int, int] | None:
-    """Span of ``quote``: inside its sentence, else its single occurrence in the chunk."""
+def _sentence_at(numbered: list[Sentence], starts: list[int], offset: int) -> Sentence | None:
+    i = bisect.bisect_right(starts, offset) - 1
+    return numbered[i] if i >= 0 and numbered[i].start <= offset < max(numbered[i].end, offset + 1) else None
+
+
+def locate(quote: str, sentence: Sentence | None, text: str, chunk: tuple[int, int],
+           numbered: list[Sentence] | None = None) -> tuple[int, int] | None:
+    """Span of ``quote``: inside its sentence, else its single occurrence in the chunk if that lies
+    inside one sentence. A claim is a few words of one sentence: a quote that crosses a sentence or a
+    line break is refused, so an injected instruction cannot widen a claim over paragraphs."""
+    if not quote or "\n" in quote or "\r" in quote:
+        return None
     if sentence is not None:
         at = sentence.text.find(quote)
         if at != -1:
             return sentence.start + at, sentence.start + at + len(quote)
     start, end = chunk
     first = text.find(quote, start, end)
-    if first != -1 and text.find(quote, first + 1, end) == -1:
-        return first, first + len(quote)
-    return None
+    if first == -1 or text.find(quote, first + 1, end) != -1:
+        return None
+    numbered = numbered if numbered is not None else sentences(text[start:end], offset=start)
+    holder = _sentence_at(numbered, [s.start for s in numbered], first)
+    if holder is None or first + len(quote) > holder.end:
+        return None
+    return first, first + len(quote)
 
 
-def messages_for(numbered: list[Sentence], ctx: ArticleContext) -> list[dict]:
+def gap_line(gap: Finding, numbered: list[Sentence], starts: list[int]) -> str:
+    holder = _sentence_at(numbered, starts, gap.start)
+    item = {"id": gap.id, "kind": gap.kind, "text": gap.text, "sentence": holder.number if holder else None}
+    return json.dumps(item, ensure_ascii=False)
+
+
+def messages_for(numbered: list[Sentence], ctx: ArticleContext, gaps: list[Finding] = ()) -> list[dict]:
     lines = "\n".join(f"[{s.number}] {s.text}" for s in numbered)
-    prompt = render_prompt(TASK, sentences=lines, **ctx.prompt_variables())
+    starts = [s.start for s in numbered]
+    gap_lines = "\n".join(gap_line(g, numbered, starts) for g in gaps) or "(none)"
+    prompt = render_prompt(TASK, sentences=lines, gaps=gap_lines, **ctx.prompt_variables())
     return [{"role": "user", "content": prompt}]
 
 
+def clean_queries(raw: list[dict[str, str]]) -> list[Query]:
+    """The model's queries, stripped, without repeats, at most three: tolerated, not re-asked."""
+    seen, kept = set(), []
+    for item in raw:
+        text = " ".join(item["q"].split())[:MAX_QUERY_CHARS]
+        key = (text.casefold(), item["lang"])
+        if len(text) >= 3 and key not in seen:
+            seen.add(key)
+            kept.append(Query(text, item["lang"]))
+    return kept[:MAX_QUERIES]
+
+
 def find_claims(llm, text: str, chunk: tuple[int, int], ctx: ArticleContext,
-                taken: list[tuple[int, int]]) -> ClaimsResult:
-    """Ask for the dubious claims of ``text[chunk]``; spans overlapping ``taken`` are dropped."""
+                taken: list[tuple[int, int]], gaps: list[Finding] = ()) -> ClaimsResult:
+    """Ask for the dubious claims of ``text[chunk]`` and the searches that would settle them and fill
+    ``gaps``; spans overlapping ``taken`` are dropped. Still one request (plus re-asks)."""
     from .errors import LLMError
 
     start, end = chunk
     numbered = sentences(text[start:end], offset=start)
     by_number = {s.number: s for s in numbered}
+    gap_ids = {g.id for g in gaps}
 
     def check(data: dict[str, Any]) -> list[str]:
         problems = []
@@ -70,13 +115,18 @@ def find_claims(llm, text: str, chunk: tuple[int, int], ctx: ArticleContext,
             if sentence is None:
                 problems.append(f"claims[{i}].sentence {claim['sentence']} does not exist; "
                                 f"sentences are numbered 1 to {len(numbered)}.")
-            elif locate(claim["quote"], sentence, text, chunk) is None:
+            elif locate(claim["quote"], sentence, text, chunk, numbered) is None:
                 problems.append(f"claims[{i}].quote {claim['quote']!r} is not verbatim text of sentence "
-                                f"{claim['sentence']}; copy the words exactly as they appear in: {sentence.text!r}")
+                                f"{claim['sentence']}; copy the words exactly as they appear in: {sentence.text!r} "
+                                "(a quote stays inside one sentence)")
+        for i, item in enumerate(data["research"]):
+            if item["gap"] not in gap_ids:
+                listed = ", ".join(sorted(gap_ids)) or "none"
+                problems.append(f"research[{i}].gap {item['gap']!r} is not a listed gap id (listed: {listed}).")
         return problems
 
     try:
-        reply = llm.ask(TASK, messages_for(numbered, ctx), load_schema(TASK), check=check)
+        reply = llm.ask(TASK, messages_for(numbered, ctx, gaps), load_schema(TASK), check=check)
     except LLMError as exc:
         if getattr(exc, "fatal", False):
             raise  # key rejected, model missing, server down: no later request can do better
@@ -85,12 +135,24 @@ def find_claims(llm, text: str, chunk: tuple[int, int], ctx: ArticleContext,
     result = ClaimsResult(calls=reply.calls)
     occupied = list(taken)
     for claim in reply.data["claims"]:
-        span = locate(claim["quote"], by_number[claim["sentence"]], text, chunk)
+        span = locate(claim["quote"], by_number[claim["sentence"]], text, chunk, numbered)
         if any(span[0] < e and s < span[1] for s, e in occupied):
             continue  # a detector finding or an earlier claim already covers these words
         occupied.append(span)
-        result.claims.append(Finding.at(
+        queries = clean_queries(claim["queries"])
+        finding = Finding.at(
             text, span[0], span[1], CLAIM, claim["category"], claim["reason"],
             payload={"reason": claim["reason"], "settle_with": claim["settle_with"],
-                     "sentence": claim["sentence"]}))
+                     "sentence": claim["sentence"], "queries": [q.to_dict() for q in queries]})
+        result.claims.append(finding)
+        result.plan.append(ResearchItem([finding.id], claim["settle_with"], queries))
+    planned: dict[str, ResearchItem] = {}
+    for item in reply.data["research"]:
+        queries = clean_queries(item["queries"])
+        if item["gap"] in planned:   # a second item for one gap: its queries join the first's
+            first = planned[item["gap"]]
+            first.queries = clean_queries([q.to_dict() for q in first.queries + queries])
+            continue
+        planned[item["gap"]] = ResearchItem([item["gap"]], item["looking_for"], queries)
+    result.plan += planned.values()
     return result

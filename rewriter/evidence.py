@@ -55,17 +55,23 @@ MIN_QUERY_WORDS = 6
 class Document:
     """One text that was, or could not be, read."""
     id: str                     # "E1", "E2", ... in order of gathering
-    kind: str                   # "reference" | "library" | "fetched"
+    kind: str                   # "reference" | "library" | "fetched" | "search"
     url: str | None             # http(s) URL, or None for a library file
     path: str | None            # the library file, or the saved extract under out/<stem>/evidence/
     title: str
     text: str | None            # extracted main text; None when not read
     error: str | None = None    # why it could not be read
+    date: str = ""              # publication date, when the page states one
+    provider: str = ""          # the search provider that found it ("wikipedia", ...), for kind "search"
+    license: str = ""           # reuse terms and attribution, e.g. Wikipedia's CC BY-SA
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "kind": self.kind, "url": self.url, "path": self.path, "title": self.title,
+        data = {"id": self.id, "kind": self.kind, "url": self.url, "path": self.path, "title": self.title,
                 "read": self.text is not None, "chars": len(self.text) if self.text is not None else None,
                 "error": self.error}
+        data.update({k: v for k, v in (("date", self.date), ("provider", self.provider),
+                                       ("license", self.license)) if v})
+        return data
 
 
 @dataclass
@@ -367,6 +373,28 @@ class Evidence:
             self._read(doc)
         return doc
 
+    def document_for_url(self, url: str) -> Document | None:
+        return self._by_url.get(url_key(url))
+
+    def add_page(self, hit, page) -> Document:
+        """A page a search found: ``page`` is what the fetcher (or the provider) read, or the
+        exception that says why it could not be read. Saved under the evidence folder like any fetch."""
+        doc = self._add("search", url=hit.url, path=None, title=hit.title or hit.url)
+        doc.provider, doc.license = hit.provider, getattr(hit, "license", "")
+        if isinstance(page, Exception):
+            doc.error = str(page)
+            return doc
+        doc.text, doc.title = page.text, page.title or doc.title
+        doc.date = getattr(page, "date", "") or getattr(hit, "date", "")
+        self._save(doc)
+        return doc
+
+    def _save(self, doc: Document) -> None:
+        if self.evidence_dir is not None and doc.text is not None:
+            path = Path(self.evidence_dir) / f"{doc.id}.txt"
+            atomic_write_text(path, doc.text, durable=False)
+            doc.path = str(path)
+
     def _read(self, doc: Document) -> None:
         assert doc.url
         cached = self._cache_get(doc.url)
@@ -380,10 +408,7 @@ class Evidence:
             self._cache_set(doc.url, cached)
         doc.text = cached["text"]
         doc.title = cached["title"] or doc.title
-        if self.evidence_dir is not None:
-            path = Path(self.evidence_dir) / f"{doc.id}.txt"
-            atomic_write_text(path, doc.text, durable=False)
-            doc.path = str(path)
+        self._save(doc)
 
     def _cache_get(self, url: str) -> dict | None:
         return self._pages.get(f"page:{url_key(url)}") if self._pages else None

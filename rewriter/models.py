@@ -143,5 +143,27 @@ class Proposal:
         return cls(**fields)
 
 
+@dataclass(frozen=True)
+class Query:
+    """One search query of the research plan, in the language of the pages it should find."""
+    text: str
+    lang: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"q": self.text, "lang": self.lang}
+
+
+@dataclass
+class ResearchItem:
+    """What to look for to settle a claim or fill a gap, and the queries that should find it."""
+    finding_ids: list[str]
+    looking_for: str
+    queries: list[Query]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"finding_ids": list(self.finding_ids), "looking_for": self.looking_for,
+                "queries": [q.to_dict() for q in self.queries]}
+
+
 def change_id(finding_id_: str) -> str:
     return "ch-" + finding_id_.split("-", 1)[-1]

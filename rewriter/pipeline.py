@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from . import __version__, claims, corrections, detect, emit, evidence, verify
+from . import __version__, claims, corrections, detect, emit, evidence, research, verify
 from .errors import OutputError
 from .loader import Article, atomic_write_text, load, repo_root_of
 from .models import Finding, Proposal
@@ -28,6 +28,7 @@ class RunOptions:
     fetch: bool = False
     encoding: str = "utf-8"
     today: dt.date | None = None
+    research_limits: research.Limits = field(default_factory=research.Limits)
 
 
 @dataclass
@@ -90,16 +91,20 @@ def _run(path, settings: Settings, options: RunOptions, llm, on_stage, out_name)
     calls: list = []
     errors: list[dict[str, str]] = []
     claim_findings: list[Finding] = []
+    plan: list = []
     online = settings.model_enabled
 
     spans = chunks(text, MAX_CHUNK_WORDS)
     if online:
         with stage("claims"):
             taken = [(f.start, f.end) for f in findings]
+            gaps = [f for f in findings if f.kind in claims.GAP_KINDS]
             for chunk in spans:
-                result = claims.find_claims(llm, text, chunk, ctx, taken)
+                in_chunk = [g for g in gaps if chunk[0] <= g.start < chunk[1]]
+                result = claims.find_claims(llm, text, chunk, ctx, taken, in_chunk)
                 calls += result.calls
                 claim_findings += result.claims
+                plan += result.plan
                 taken += [(c.start, c.end) for c in result.claims]
                 if result.error:
                     errors.append({"stage": "claims", "message": result.error})
@@ -108,6 +113,12 @@ def _run(path, settings: Settings, options: RunOptions, llm, on_stage, out_name)
         gathered = evidence.gather(text, detection.references, sources_dir=options.sources_dir,
                                    fetch=options.fetch and not settings.offline, settings=settings,
                                    evidence_dir=out_dir / "evidence")
+
+    searched = None
+    if online and settings.research and plan:
+        with stage("research"):
+            searched = _research(plan, gathered, settings, options)
+            calls += searched.calls
 
     everything = sorted(findings + claim_findings, key=lambda f: f.start)
     proposals: list[Proposal] = []
@@ -133,7 +144,7 @@ def _run(path, settings: Settings, options: RunOptions, llm, on_stage, out_name)
         with stage("emit"):
             files = emit.write_outputs(out_dir, article, by_id, proposals, repo_path=repo_path)
         report = build_report(article, repo_path, ctx, settings, findings, claim_findings, detection.references,
-                              gathered, proposals, errors, calls, stage.seconds, online)
+                              gathered, proposals, errors, calls, stage.seconds, online, plan, searched)
         files["report"] = out_dir / "report.json"
         # Tests hold the report to schemas/report.json; validating it on every run would cost more
         # than all the other local work together.
@@ -143,6 +154,21 @@ def _run(path, settings: Settings, options: RunOptions, llm, on_stage, out_name)
         raise OutputError(f"{out_dir}: cannot write results ({exc.strerror or exc}); "
                           "choose another --out folder") from None
     return RunResult(report=report, out_dir=out_dir, files=files)
+
+
+def _research(plan, gathered, settings: Settings, options: RunOptions) -> research.ResearchResult:
+    """Build the providers for this article and run the research stage over them."""
+    from .cache import JsonStore
+    from .search import Searcher, build_providers
+
+    searcher = Searcher(build_providers(settings), settings)
+    store = JsonStore(Path(settings.cache_dir) / "fetch", "page") if settings.use_cache else None
+    try:
+        return research.research(plan, gathered, searcher, limits=options.research_limits,
+                                 allow_private=settings.fetch_private, page_store=store)
+    finally:
+        if store is not None:
+            store.close()
 
 
 def usage_summary(calls: list, settings: Settings) -> dict[str, Any]:
@@ -159,9 +185,12 @@ def usage_summary(calls: list, settings: Settings) -> dict[str, Any]:
 
 
 def build_report(article: Article, repo_path: str, ctx, settings: Settings, findings, claim_findings, references,
-                 gathered, proposals, errors, calls, stages, online) -> dict[str, Any]:
+                 gathered, proposals, errors, calls, stages, online, plan=(), searched=None) -> dict[str, Any]:
     usage = usage_summary(calls, settings)
     usage["stages"] = dict(stages)
+    if searched is not None:
+        usage["searches"] = searched.search_count
+        usage["pages_read"] = sum(1 for p in searched.pages if p["status"] == "read" and not p.get("cached"))
     return {
         "version": 1,
         "tool": f"rewriter {__version__}",
@@ -177,6 +206,9 @@ def build_report(article: Article, repo_path: str, ctx, settings: Settings, find
         "claims": [c.to_dict() for c in claim_findings],
         "references": [r.to_dict() for r in references],
         "evidence": gathered.to_dict(),
+        "research": (searched.to_dict() if searched is not None
+                     else {"providers": [], "items": [item.to_dict() for item in plan], "searches": [],
+                           "pages": [], "dropped": [], "seconds": 0.0}),
         "proposals": [p.to_dict() for p in proposals],
         "errors": errors,
         "usage": usage,

@@ -32,6 +32,8 @@ class Settings:
     offline: bool = False
     # Let --fetch read hosts on private, loopback or link-local addresses: for newsroom intranets and tests.
     fetch_private: bool = False
+    # Evidence providers the research stage searches ("wikipedia", "mistral", "searxng"); () for none.
+    research: tuple[str, ...] = ()
     # Transport retry bounds: attempts, the longest single wait, and all waits together.
     max_retries: int = 5
     max_retry_wait: float = 60.0

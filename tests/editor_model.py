@@ -41,8 +41,9 @@ class EditorModel:
             for phrase, (category, *_rest) in self.claims.items():
                 if phrase in sentence:
                     found.append({"sentence": int(number.lstrip("[")), "quote": phrase, "category": category,
-                                  "reason": f"« {phrase} » est douteux.", "settle_with": "La source primaire."})
-        return {"claims": found}
+                                  "reason": f"« {phrase} » est douteux.", "settle_with": "La source primaire.",
+                                  "queries": [{"q": phrase, "lang": "fr"}]})
+        return {"claims": found, "research": []}
 
     def corrections_reply(self, prompt: str) -> dict:
         proposals = []

@@ -21,9 +21,11 @@ CLAIMS = load_schema("claims")
 MESSAGES = [{"role": "system", "content": "Find dubious claims."},
             {"role": "user", "content": "1. The Eiffel Tower was built in 1789."}]
 GOOD = {"claims": [{"sentence": 1, "quote": "in 1789", "category": "factual_error",
-                    "reason": "It was built in 1887-1889.", "settle_with": "Any history of the tower."}]}
+                    "reason": "It was built in 1887-1889.", "settle_with": "Any history of the tower.",
+                    "queries": [{"q": "Eiffel Tower construction", "lang": "en"}]}], "research": []}
 BAD = {"claims": [{"sentence": 0, "quote": "in 1789", "category": "factual_error",
-                   "reason": "It was built in 1887-1889.", "settle_with": "Any history of the tower."}]}
+                   "reason": "It was built in 1887-1889.", "settle_with": "Any history of the tower.",
+                    "queries": [{"q": "Eiffel Tower construction", "lang": "en"}]}], "research": []}
 
 
 @pytest.fixture
@@ -147,7 +149,7 @@ def test_invalid_json_is_reasked(fake, settings):
 
 
 def test_check_failures_are_reasked(fake, settings):
-    fake.enqueue({"claims": []}, GOOD)
+    fake.enqueue({"claims": [], "research": []}, GOOD)
     reply = ask(settings, check=lambda data: [] if data["claims"] else ["at $.claims: sentence 1 holds a claim"])
     assert reply.data == GOOD
     assert "at $.claims: sentence 1 holds a claim" in fake.chat_requests[1]["messages"][-1]["content"]
@@ -350,7 +352,7 @@ def test_invalid_replies_are_never_cached(fake, settings):
 
 
 def test_cached_reply_failing_todays_check_is_asked_again(fake, settings):
-    fake.enqueue({"claims": []}, GOOD)
+    fake.enqueue({"claims": [], "research": []}, GOOD)
     ask(settings)
     reply = ask(settings, check=lambda data: [] if data["claims"] else ["at $.claims: sentence 1 holds a claim"])
     assert reply.data == GOOD and not reply.calls[0].cached

@@ -47,7 +47,7 @@ def test_auto_reply_answers_each_finding_and_is_schema_valid():
             for p in corrections["proposals"]} == {("needs_human", "", 0, 0)}
 
     claims = auto_reply(request_for("claims", "1. The tower was built in 1789."))
-    assert claims == {"claims": []} and schema_errors(claims, "claims") == []
+    assert claims == {"claims": [], "research": []} and schema_errors(claims, "claims") == []
 
 
 def test_auto_reply_serves_a_client(tmp_path):

@@ -102,7 +102,7 @@ def test_a_claims_failure_is_reported_and_corrections_still_cover_every_finding(
 
 
 def test_a_corrections_failure_marks_every_item_failed_and_keeps_the_rest(fake, tmp_path):
-    fake.enqueue({"claims": []}, "nope", "nope", "nope")
+    fake.enqueue({"claims": [], "research": []}, "nope", "nope", "nope")
     result = run_cli(["run", str(SEED), "--out", str(tmp_path)], fake)
     assert result.exit_code == 1
     report = read_report(tmp_path)
