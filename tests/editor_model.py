@@ -22,12 +22,24 @@ def _between(text: str, start: str, end: str) -> str:
     return text[text.index(start) + len(start):text.index(end)]
 
 
+FABRICATIONS = ("quote", "id", "url")
+
+
 @dataclass
 class EditorModel:
     # phrase to flag as a claim -> (category, correction, source url, source quote)
     claims: dict[str, tuple[str, str, str, str]] = field(default_factory=dict)
     # cite the first offered evidence snippet for claims instead of the URL
     cite_snippets: bool = False
+    # phrase to flag -> (category, correction, [(query, lang)], cues): planned searches, and the
+    # correction sourced from the offered snippet holding one of the cues (see tests/research_corpus.py)
+    researched: dict[str, tuple[str, str, list, tuple]] = field(default_factory=dict)
+    # plan a search for every gap listed, from the words of its sentence
+    plan_gaps: bool = False
+    # cite made-up evidence instead: "quote" (an offered id, words it does not hold), "id" (an id
+    # never offered), "url" (a page that does not exist); a list cycles through them claim by claim
+    fabricate: tuple[str, ...] = ()
+    _fabricated: int = 0
 
     def __call__(self, body: dict) -> dict:
         task = body["response_format"]["json_schema"]["name"]
@@ -36,14 +48,30 @@ class EditorModel:
 
     def claims_reply(self, prompt: str) -> dict:
         found = []
+        numbered = {}
         for line in _between(prompt, "<<<ARTICLE\n", "\nARTICLE>>>").splitlines():
             number, _, sentence = line.partition("] ")
+            numbered[int(number.lstrip("["))] = sentence
             for phrase, (category, *_rest) in self.claims.items():
                 if phrase in sentence:
                     found.append({"sentence": int(number.lstrip("[")), "quote": phrase, "category": category,
                                   "reason": f"« {phrase} » est douteux.", "settle_with": "La source primaire.",
                                   "queries": [{"q": phrase, "lang": "fr"}]})
-        return {"claims": found, "research": []}
+            for phrase, (category, _correction, queries, _cues) in self.researched.items():
+                if phrase in sentence:
+                    found.append({"sentence": int(number.lstrip("[")), "quote": phrase, "category": category,
+                                  "reason": f"« {phrase} » est douteux.", "settle_with": "Une source de référence.",
+                                  "queries": [{"q": q, "lang": lang} for q, lang in queries]})
+        research = []
+        if self.plan_gaps and "<<<GAPS" in prompt:
+            for line in _between(prompt, "<<<GAPS (one JSON object per line)\n", "\nGAPS>>>").splitlines():
+                if not line.startswith("{"):
+                    continue
+                gap = json.loads(line)
+                words = re.findall(r"[^\W\d_][\w-]+", numbered.get(gap["sentence"], ""))[:6]
+                research.append({"gap": gap["id"], "looking_for": "Le chiffre ou la source manquante.",
+                                 "queries": [{"q": " ".join(words) or gap["text"], "lang": "fr"}]})
+        return {"claims": found, "research": research}
 
     def corrections_reply(self, prompt: str) -> dict:
         proposals = []
@@ -68,5 +96,47 @@ class EditorModel:
                 source = {**source, "evidence_id": snippet_id, "url": "", "quote": sentence}
             return {**base, "action": "replace", "replacement": correction,
                     "rationale": "Chiffre corrigé d'après la source.", "sources": [source]}
+        if finding["kind"] == "claim" and finding["text"] in self.researched:
+            return self.researched_proposal(base, finding, prompt)
         return {**base, "action": "needs_human", "confidence": 0.0,
                 "rationale": f"À compléter par la rédaction : {finding['note']}"}
+
+    def researched_proposal(self, base: dict, finding: dict, prompt: str) -> dict:
+        _category, correction, _queries, cues = self.researched[finding["text"]]
+        offered = finding.get("evidence", [])
+        snippets = {sid: snippet_text(prompt, sid) for sid in offered}
+        cited = next(((sid, sentence) for sid, text in snippets.items() for sentence in split_sentences(text)
+                      if any(cue in sentence for cue in cues)), None)
+        if self.fabricate:
+            how = self.fabricate[self._fabricated % len(self.fabricate)]
+            self._fabricated += 1
+            source = fabricated(how, offered)
+        elif cited is None:
+            return {**base, "action": "needs_human", "confidence": 0.2,
+                    "rationale": "Aucun extrait fourni ne permet de corriger ce point."}
+        else:
+            source = {"evidence_id": cited[0], "url": "", "title": "", "publisher": "", "date": "",
+                      "quote": cited[1]}
+        return {**base, "action": "replace", "replacement": correction,
+                "rationale": "Corrigé d'après l'extrait cité.", "sources": [source]}
+
+
+def snippet_text(prompt: str, snippet_id: str) -> str:
+    """The text of an offered snippet, as the EVIDENCE section shows it: ``[id] (origin) text``."""
+    match = re.search(rf"^\[{re.escape(snippet_id)}\] (?:\([^)\n]*\) )?(.*)$", prompt, re.M)
+    return match.group(1) if match else ""
+
+
+def split_sentences(text: str) -> list[str]:
+    return [s for s in re.split(r"(?<=[.!?])\s+", text) if s]
+
+
+def fabricated(how: str, offered: list[str]) -> dict:
+    """A source a careless or dishonest model would give: it must never verify."""
+    source = {"evidence_id": "", "url": "", "title": "Source", "publisher": "Éditeur", "date": "2024-01-01",
+              "quote": "Selon nos informations exclusives, le chiffre exact a été confirmé par la direction."}
+    if how == "quote" and offered:
+        return {**source, "evidence_id": offered[0]}
+    if how == "id":
+        return {**source, "evidence_id": "E99#9"}
+    return {**source, "url": "https://www.example-news.invalid/2024/exclusif-chiffres"}
