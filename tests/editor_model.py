@@ -37,9 +37,8 @@ class EditorModel:
     # plan a search for every gap listed, from the words of its sentence
     plan_gaps: bool = False
     # cite made-up evidence instead: "quote" (an offered id, words it does not hold), "id" (an id
-    # never offered), "url" (a page that does not exist); a list cycles through them claim by claim
+    # never offered), "url" (a page that does not exist); with several, each claim gets one of them
     fabricate: tuple[str, ...] = ()
-    _fabricated: int = 0
 
     def __call__(self, body: dict) -> dict:
         task = body["response_format"]["json_schema"]["name"]
@@ -108,8 +107,8 @@ class EditorModel:
         cited = next(((sid, sentence) for sid, text in snippets.items() for sentence in split_sentences(text)
                       if any(cue in sentence for cue in cues)), None)
         if self.fabricate:
-            how = self.fabricate[self._fabricated % len(self.fabricate)]
-            self._fabricated += 1
+            # the same finding always gets the same fabrication, so a re-ask gets the same answer
+            how = self.fabricate[sum(map(ord, finding["id"])) % len(self.fabricate)]
             source = fabricated(how, offered)
         elif cited is None:
             return {**base, "action": "needs_human", "confidence": 0.2,
