@@ -84,6 +84,11 @@ def load_report(out_dir: Path) -> Run:
     except LookupError:
         raise InputError(f"{path}: unknown encoding {report['article']['encoding']!r} at $.article.encoding; "
                          "run `rewriter run` again") from None
+    for where in ("findings", "claims"):
+        for i, f in enumerate(report[where]):
+            if f["end"] - f["start"] != len(f["text"]):   # what the schema cannot say: a span is its text
+                raise InputError(f"{path}: at $.{where}[{i}]: start {f['start']} and end {f['end']} do not "
+                                 f"span its text; run `rewriter run` again")
     findings = {f["id"]: Finding.from_dict(f) for f in report["findings"] + report["claims"]}
     proposals = [Proposal.from_dict(p) for p in report["proposals"]]
     return Run(out_dir, report, findings, sorted(proposals, key=lambda p: proposal_position(findings, p)))
