@@ -12,7 +12,13 @@ the report), writes through a temporary file and a rename, and can commit:
   needed), built with git plumbing so the checkout, the index and the current
   branch are left exactly as they were; each commit can be reverted alone.
 
-The two exclude each other. Paths go to and come from git as they are: never
+The two exclude each other. The article is only looked for inside the
+repository holding the out folder (see :func:`record.find_article`). An apply
+cut off after writing the article (``kill -9`` during a pre-commit hook) is
+recognised on the next one: the article then holds exactly the run's bytes
+with the accepted edits, and the commit that landed is recorded, or made.
+
+Paths go to and come from git as they are: never
 quoted (``core.quotePath=false``, ``-z``) nor read as glob patterns
 (``--literal-pathspecs``), so ``articles/été 2024 — bilan.txt`` works.
 """
@@ -205,7 +211,7 @@ def _commit_on_branch(path: Path, name: str, branch: str, run: Run, versions: li
 
 
 def _worktree_on(root: Path, ref: str) -> str | None:
-    """The worktree (other than the current one, or with it) that has ``ref`` checked out, as git lists it."""
+    """The worktree that has ``ref`` checked out, as ``git worktree list`` names it, or None."""
     where = None
     for entry in _git(root, "worktree", "list", "--porcelain", "-z", check=False).stdout.split(b"\0"):
         if entry.startswith(b"worktree "):

@@ -83,16 +83,18 @@ def test_an_interrupted_apply_whose_commit_did_not_land_is_committed_now(tmp_pat
     assert json.loads((out_dir / "decisions.json").read_text())["applied"]["commits"] == [head]
 
 
+@pytest.mark.parametrize("mid_edit", [False, True], ids=["at-a-question", "mid-edit"])
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_a_signal_during_review_keeps_every_answer_given(tmp_path, signum):
+def test_a_signal_during_review_keeps_every_answer_given(tmp_path, signum, mid_edit):
     out_dir = make_run(tmp_path, SAMPLE.encode(), THREE)
     first, second, *_ = [p.id for p in review.read_run(out_dir).reviewable]
     session = Rewriter(tmp_path, "review", "out/000_test")
     session.wait_for("Accept this change")
     session.type("y\n")
     session.wait_for("Accept this change", 2)
-    session.type("e\n")
-    session.wait_for("New replacement")          # mid-way through an edit
+    if mid_edit:
+        session.type("e\n")
+        session.wait_for("New replacement")
     session.proc.send_signal(signum)
     code = session.finish()
     data = json.loads((out_dir / "decisions.json").read_text(encoding="utf-8"))
