@@ -12,7 +12,13 @@ the report), writes through a temporary file and a rename, and can commit:
   needed), built with git plumbing so the checkout, the index and the current
   branch are left exactly as they were; each commit can be reverted alone.
 
-The two exclude each other. Paths go to and come from git as they are: never
+The two exclude each other. The article is only looked for inside the
+repository holding the out folder (see :func:`record.find_article`). An apply
+cut off after writing the article (``kill -9`` during a pre-commit hook) is
+recognised on the next one: the article then holds exactly the run's bytes
+with the accepted edits, and the commit that landed is recorded, or made.
+
+Paths go to and come from git as they are: never
 quoted (``core.quotePath=false``, ``-z``) nor read as glob patterns
 (``--literal-pathspecs``), so ``articles/été 2024 — bilan.txt`` works.
 """
@@ -29,10 +35,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .emit import Edit, context_diff, plan_edits, splice
-from .errors import ApplyError
+from .errors import ApplyError, OutputError
 from .loader import atomic_write, decode, sha256_bytes
 from .models import REPLACE, Proposal, line_col
-from .review import Decisions, Run, find_article, read_run
+from .record import Run, find_article, load_report
+from .review import Decisions
+from .terminal import printable
 
 
 @dataclass
@@ -48,11 +56,12 @@ class ApplyResult:
     commits: list[str] = field(default_factory=list)
     branch: str | None = None
     wrote: bool = False                                      # the file in the checkout was written
+    resumed: bool = False    # the article already held these changes: an earlier apply was interrupted
 
     def word_diff(self) -> list[str]:
-        """One line per applied change: where, and its words before and after."""
-        return [f"{e.change_id} line {line_col(self.old_text, e.start + len(e.old) - len(e.old.lstrip(chr(13) + chr(10))))[0]}: "
-                f"{context_diff(self.old_text, e.start, e.end, e.new)}" for e in self.edits]
+        """One line per applied change: where, and its words before and after (safe for a terminal)."""
+        return [printable(f"{e.change_id} line {line_col(self.old_text, e.start + len(e.old) - len(e.old.lstrip(chr(13) + chr(10))))[0]}: "
+                f"{context_diff(self.old_text, e.start, e.end, e.new)}") for e in self.edits]
 
 
 def _short(text: str, width: int = 32) -> str:
@@ -125,17 +134,22 @@ def _tracked(path: Path, name: str) -> tuple[Path, str]:
     return root, os.fsdecode(proc.stdout.split(b"\0")[0])
 
 
-def _ready_to_commit(path: Path, name: str) -> tuple[Path, str]:
-    """Every check ``git commit`` of the article could fail, made before the article is written."""
+def _ready_to_commit(path: Path, name: str, *, written: bool = False) -> tuple[Path, str]:
+    """Every check ``git commit`` of the article could fail, made before the article is written.
+
+    ``written``: the article already holds the accepted changes (an interrupted apply wrote it),
+    so its uncommitted changes are the very ones to commit.
+    """
     root, rel = _tracked(path, name)
     for head, what in (("MERGE_HEAD", "merge"), ("CHERRY_PICK_HEAD", "cherry-pick"), ("REVERT_HEAD", "revert")):
         if _git(root, "rev-parse", "-q", "--verify", head, check=False).returncode == 0:
             raise ApplyError(f"a {what} is in progress in {root}; finish or abort it first, then apply --commit")
     diff = _git(root, "diff", "--quiet", "HEAD", "--", rel, check=False)
     if diff.returncode == 1:
-        raise ApplyError(f"{name} has uncommitted changes in git; commit or stash them first, "
-                         "so that the commit holds only the accepted changes")
-    if diff.returncode:
+        if not written:
+            raise ApplyError(f"{name} has uncommitted changes in git; commit or stash them first, "
+                             "so that the commit holds only the accepted changes")
+    elif diff.returncode:
         raise ApplyError(f"git diff failed: {_last_error(diff)}; --commit needs a commit that holds {name}")
     for who in ("GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT"):
         proc = _git(root, "var", who, check=False)
@@ -163,6 +177,10 @@ def _commit_on_branch(path: Path, name: str, branch: str, run: Run, versions: li
     ref = f"refs/heads/{branch}"
     if _out(_git(root, "symbolic-ref", "-q", "HEAD", check=False)) == ref:
         raise ApplyError(f"you are on {branch}; use --commit to commit there, or name a new review branch")
+    elsewhere = _worktree_on(root, ref)
+    if elsewhere:
+        raise ApplyError(f"{branch} is checked out in the worktree {elsewhere}; committing on it would "
+                         "change that worktree under its feet: name another --branch, or apply --commit there")
     existing = _git(root, "rev-parse", "--verify", "-q", f"{ref}^{{commit}}", check=False)
     base = _out(existing) if existing.returncode == 0 else None
     parent = base or _out(_git(root, "rev-parse", "--verify", "HEAD^{commit}", check=False))
@@ -192,20 +210,69 @@ def _commit_on_branch(path: Path, name: str, branch: str, run: Run, versions: li
     return commits
 
 
+def _worktree_on(root: Path, ref: str) -> str | None:
+    """The worktree that has ``ref`` checked out, as ``git worktree list`` names it, or None."""
+    where = None
+    for entry in _git(root, "worktree", "list", "--porcelain", "-z", check=False).stdout.split(b"\0"):
+        if entry.startswith(b"worktree "):
+            where = os.fsdecode(entry[len(b"worktree "):])
+        elif entry == b"branch " + os.fsencode(ref):
+            return where
+    return None
+
+
+def _original_in_git(path: Path, sha256: str) -> bytes | None:
+    """The run's bytes of the article from HEAD or HEAD~1, if git tracks it there.
+
+    An ``apply --commit`` killed after writing the article leaves them at HEAD (the
+    commit was not made) or at HEAD~1 (the commit landed, say after a slow hook).
+    """
+    proc = _git(path.parent, "ls-files", "-z", "--full-name", "--error-unmatch", "--", path.name, check=False)
+    if proc.returncode:
+        return None
+    rel = os.fsdecode(proc.stdout.split(b"\0")[0])
+    for rev in ("HEAD", "HEAD~1"):
+        blob = _git(path.parent, "cat-file", "blob", f"{rev}:{rel}", check=False)
+        if blob.returncode == 0 and sha256_bytes(blob.stdout) == sha256:
+            return blob.stdout
+    return None
+
+
 # --- apply -----------------------------------------------------------------------
 
-def _check_article(run: Run, decisions: Decisions, repo_root: Path | None) -> Path:
-    path = find_article(run, repo_root)
-    name = run.article_path
-    if path is None:
-        raise ApplyError(f"{name} not found; run apply from the folder where you ran `rewriter run`")
-    now = sha256_bytes(path.read_bytes())
-    if now != run.sha256:
-        if decisions.applied and decisions.applied["sha256"] == now:
-            raise ApplyError(f"{name} already has these changes applied; nothing to do")
-        raise ApplyError(f"{name} changed since the run (sha256 {now[:12]}… now, {run.sha256[:12]}… "
-                         f"then); run `rewriter run {name}` again")
-    return path
+def _changed(run: Run, now: str) -> ApplyError:
+    return ApplyError(f"{run.article_path} changed since the run (sha256 {now[:12]}… now, {run.sha256[:12]}… "
+                      f"then); run `rewriter run {run.article_path}` again")
+
+
+def _read(path: Path, name: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ApplyError(f"cannot read {name} ({exc.strerror or exc}); nothing was changed: "
+                         "make it readable, then apply again") from None
+
+
+def _write(path: Path, name: str, data: bytes) -> None:
+    try:
+        atomic_write(path, data)
+    except OSError as exc:
+        raise ApplyError(f"cannot write {name} ({exc.strerror or exc}); the article is untouched: it is "
+                         "replaced through a temporary file beside it, so make its folder writable, "
+                         "then apply again") from None
+
+
+def _run_bytes(run: Run, decisions: Decisions, path: Path) -> tuple[bytes, bytes | None]:
+    """The article's bytes as the run saw them, and its present bytes when they differ (else None)."""
+    now = _read(path, run.article_path)
+    if sha256_bytes(now) == run.sha256:
+        return now, None
+    if decisions.applied and decisions.applied["sha256"] == sha256_bytes(now):
+        raise ApplyError(f"{run.article_path} already has these changes applied; nothing to do")
+    original = _original_in_git(path, run.sha256)
+    if original is None:
+        raise _changed(run, sha256_bytes(now))
+    return original, now
 
 
 def _check_writable(path: Path, name: str) -> None:
@@ -222,15 +289,19 @@ def apply(out_dir: Path, *, commit: bool = False, branch: str | None = None,
     if commit and branch:
         raise ValueError("commit and branch exclude each other: commit in the checkout, or on a branch")
     out_dir = Path(out_dir)
-    run = read_run(out_dir)
+    run = load_report(out_dir)
     decisions = Decisions.load(out_dir, run)
     if not decisions.exists:
         raise ApplyError(f"{out_dir}: no decisions yet; run `rewriter review {out_dir}` first")
     if decisions.stale_sha:
         raise ApplyError(f"{decisions.path} was made for other article bytes than this run; "
                          f"run `rewriter review {out_dir}` again")
-    path = _check_article(run, decisions, repo_root)
-    article = decode(path.read_bytes(), path, run.report["article"].get("encoding") or "utf-8")
+    name = run.article_path
+    path = find_article(run, repo_root)
+    if path is None:
+        raise ApplyError(f"{name} not found; run apply from the folder where you ran `rewriter run`")
+    raw, now = _run_bytes(run, decisions, path)
+    article = decode(raw, path, run.encoding)
     accepted = decisions.accepted()
     chosen = []
     for p in run.proposals:
@@ -238,35 +309,63 @@ def apply(out_dir: Path, *, commit: bool = False, branch: str | None = None,
             own = accepted[p.id]
             chosen.append(p if own is None else dataclasses.replace(p, action=REPLACE, replacement=own))
     plan = plan_edits(run.findings, chosen, text=article.text)
-    result = ApplyResult(run.article_path, path, article.text, article.text, plan.edits, plan.skipped,
+    result = ApplyResult(name, path, article.text, article.text, plan.edits, plan.skipped,
                          decisions.outdated(), branch=branch)
-    if not plan.edits:
-        return result
     result.new_text = splice(article.text, [(e.start, e.end, e.new) for e in plan.edits])
     new = article.encode(result.new_text)
+    if now is not None and (not plan.edits or now != new):
+        raise _changed(run, sha256_bytes(now))
+    if not plan.edits:
+        return result
     by_id = {p.id: p for p in chosen}
     edited = {cid for cid, own in accepted.items() if own is not None}
+    items = [(e, by_id[e.change_id]) for e in plan.edits]
+    if now is not None:
+        return _finish_interrupted(result, decisions, commit, commit_message(run, path.name, items, edited))
     if branch:
         versions = [(article.encode(splice(article.text, [(e.start, e.end, e.new) for e in plan.edits[:i]])),
                      commit_message(run, path.name, [(e, by_id[e.change_id])], edited))
                     for i, e in enumerate(plan.edits, 1)]
         applied = decisions.applied["sha256"] if decisions.applied else None
-        result.commits = _commit_on_branch(path, run.article_path, branch, run, versions, applied)
+        result.commits = _commit_on_branch(path, name, branch, run, versions, applied)
     elif commit:
-        items = [(e, by_id[e.change_id]) for e in plan.edits]
-        root, rel = _ready_to_commit(path, run.article_path)
-        _check_writable(path, run.article_path)
-        atomic_write(path, new)
+        root, rel = _ready_to_commit(path, name)
+        _check_writable(path, name)
+        _write(path, name, new)
         result.wrote = True
         try:
-            result.commits = _commit_in_checkout(root, rel, run.article_path,
-                                                 commit_message(run, path.name, items, edited))
+            result.commits = _commit_in_checkout(root, rel, name, commit_message(run, path.name, items, edited))
         except ApplyError:   # a hook said no: the article is written all the same, so say so
-            decisions.mark_applied(sha256_bytes(new), [], None)
+            _mark_applied(decisions, name, sha256_bytes(new), [], None)
             raise
     else:
-        _check_writable(path, run.article_path)
-        atomic_write(path, new)
+        _check_writable(path, name)
+        _write(path, name, new)
         result.wrote = True
-    decisions.mark_applied(sha256_bytes(new), result.commits, branch)
+    _mark_applied(decisions, name, sha256_bytes(new), result.commits, branch)
+    return result
+
+
+def _mark_applied(decisions: Decisions, name: str, sha256: str, commits: list[str], branch: str | None) -> None:
+    try:
+        decisions.mark_applied(sha256, commits, branch)
+    except OutputError as exc:
+        raise ApplyError(f"{name} is done, but {exc}; a later apply recognises the article and records it") from None
+
+
+def _finish_interrupted(result: ApplyResult, decisions: Decisions, commit: bool, message: str) -> ApplyResult:
+    """The article holds exactly the accepted changes: an earlier apply was cut off after writing it
+    (``kill -9`` during a pre-commit hook, say). Record what it did; commit if asked and not done yet."""
+    result.resumed = True
+    path, name, sha = result.path, result.name, sha256_bytes(result.path.read_bytes())
+    root, rel = _tracked(path, name)
+    head = _git(root, "cat-file", "blob", f"HEAD:{rel}", check=False)
+    if head.returncode == 0 and sha256_bytes(head.stdout) == sha:
+        log = _out(_git(root, "log", "-1", "--format=%B", "HEAD"))
+        if all(f"Rewriter-Change: {e.change_id}" in log for e in result.edits):
+            result.commits = [_out(_git(root, "rev-parse", "HEAD"))]
+    elif commit:
+        root, rel = _ready_to_commit(path, name, written=True)
+        result.commits = _commit_in_checkout(root, rel, name, message)
+    _mark_applied(decisions, name, sha, result.commits, None)
     return result

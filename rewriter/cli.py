@@ -113,7 +113,8 @@ def friendly_errors(fn):
         except RewriterError as exc:
             if os.environ.get("REWRITER_RAISE_ERRORS"):
                 raise
-            error = click.ClickException(str(exc))
+            from .terminal import printable
+            error = click.ClickException(printable(str(exc)))   # may quote a crafted report or a server
             if isinstance(exc, InputError):
                 error.exit_code = 2   # bad input, like a usage error: nothing was done
             raise error from None
@@ -243,33 +244,49 @@ def review(out_dir, accept, reject, redo):
 
     \b
     Answers: y accept, n reject, e edit the replacement, s skip, q quit, ? help.
-    Every answer is saved at once to OUT/STEM/decisions.json; a second review
-    asks only about undecided changes. Then: `rewriter apply OUT/STEM`.
+    Every answer is saved at once to OUT/STEM/decisions.json (Ctrl-C or SIGTERM
+    loses none); a second review asks only about undecided changes. Control
+    characters in the text shown are escaped. Then: `rewriter apply OUT/STEM`.
     """
     from pathlib import Path
 
+    import signal
+
     from .console import out, status
     from .review import review_bulk, review_interactive
+    from .terminal import printable
 
     out_dir = Path(out_dir)
 
     if accept or reject:
         decisions = review_bulk(out_dir, accept, reject == "all", redo=redo)
         c = decisions.counts()
-        status(f"{c['accepted']} accepted, {c['rejected']} rejected, {c['undecided']} undecided; "
-               f"saved in {decisions.path}")
+        status(printable(f"{c['accepted']} accepted, {c['rejected']} rejected, {c['undecided']} undecided; "
+                         f"saved in {decisions.path}"))
         return
 
+    def terminated(signum, frame):   # `kill`, a closed terminal: stop as Ctrl-C does, with the summary
+        raise KeyboardInterrupt
+
+    stopped = []
+
     def ask(prompt: str, choices: list[str]) -> str:
+        if stopped:  # end of input, Ctrl-C or SIGTERM came: quit at the next question
+            return "q" if choices else ""
         try:
             if choices:
                 return click.prompt(prompt, type=click.Choice(choices), show_choices=False,
                                     prompt_suffix=" ")
             return click.prompt(prompt, default="", show_default=False, prompt_suffix=" ")
-        except click.Abort:  # end of input or Ctrl-C: what was decided is saved already
-            return "" if not choices else "q"
+        except click.Abort:  # what was decided is saved already
+            stopped.append(True)
+            return "q" if choices else ""
 
-    review_interactive(out_dir, ask, out, redo=redo)
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        review_interactive(out_dir, ask, lambda line: out(printable(line)), redo=redo)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @cli.command("apply")
@@ -282,16 +299,20 @@ def apply_command(out_dir, commit, branch):
     """Write the accepted changes of OUT/STEM to its article, and print a word diff.
 
     \b
-    Refuses if the article changed since the run. Writes through a temporary
-    file and a rename. --commit: one commit of just the article, with each
+    Refuses if the article changed since the run, and writes only to a file
+    inside the repository holding OUT (or the folder above OUT). Writes through
+    a temporary file and a rename; an apply killed after writing is finished
+    by the next one. --commit: one commit of just the article, with each
     change's rationale and Source: trailers. --branch NAME: one commit per
     change on NAME (created from HEAD), built without touching your checkout,
     so any single correction can be reverted: `git switch NAME` to see them.
+    A branch checked out in another worktree is refused.
     """
     from pathlib import Path
 
     from .apply import apply
     from .console import out, status, warn
+    from .terminal import printable
 
     if commit and branch:
         raise click.UsageError("--commit and --branch exclude each other: --commit commits in your "
@@ -302,18 +323,22 @@ def apply_command(out_dir, commit, branch):
     for line in result.word_diff():
         out(line)
     for change_id, reason in result.skipped.items():
-        warn(f"{change_id} not applied: {reason}")
+        warn(printable(f"{change_id} not applied: {reason}"))
     for change_id in result.outdated:
-        warn(f"{change_id}: its proposal changed since you decided; review it again")
+        warn(printable(f"{change_id}: its proposal changed since you decided; review it again"))
     if not result.edits:
-        status(f"nothing to apply: no accepted change in {out_dir / 'decisions.json'}")
+        status(printable(f"nothing to apply: no accepted change in {out_dir / 'decisions.json'}"))
+    elif result.resumed:
+        done = f"committed in {result.commits[0][:12]}" if result.commits else "recorded in decisions.json"
+        status(printable(f"{result.name} already held exactly the accepted changes (an earlier apply was "
+                         f"interrupted); {done}"))
     elif branch:
-        status(f"committed {len(result.commits)} change(s) on {branch}, one per commit; your checkout "
-               f"is unchanged: `git switch {branch}` to see them, `git revert <commit>` to drop one")
+        status(printable(f"committed {len(result.commits)} change(s) on {branch}, one per commit; your checkout "
+                         f"is unchanged: `git switch {branch}` to see them, `git revert <commit>` to drop one"))
     elif result.commits:
-        status(f"wrote {result.name} and committed {result.commits[0][:12]}")
+        status(printable(f"wrote {result.name} and committed {result.commits[0][:12]}"))
     else:
-        status(f"wrote {result.name} ({len(result.edits)} change(s))")
+        status(printable(f"wrote {result.name} ({len(result.edits)} change(s))"))
 
 
 @cli.command()
@@ -329,10 +354,11 @@ def doctor(**options):
     """
     from .client import diagnose
     from .console import out
+    from .terminal import printable
 
     checks = diagnose(settings_from(options))
     for check in checks:
-        out(f"{'ok' if check.ok else 'FAIL':<4}  {check.name:<11}  {check.detail}")
+        out(printable(f"{'ok' if check.ok else 'FAIL':<4}  {check.name:<11}  {check.detail}"))
     if not all(check.ok for check in checks):
         raise SystemExit(1)
 

@@ -146,12 +146,24 @@ def schema_hash(schema: dict) -> str:
     return hashlib.sha256(canonical_json(schema).encode("utf-8")).hexdigest()
 
 
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
+
+
+def redact_url(url: str) -> str:
+    """``url`` without the user name and password it may carry: ``http://user:key@host/v1`` → ``http://host/v1``.
+
+    Every URL that is recorded (report, call records) or printed goes through this; the
+    request itself is sent to the URL as given, credentials included.
+    """
+    return _USERINFO.sub(r"\1", url)
+
+
 def build_client(settings: Settings, *, limiter: Limiter | None = None) -> LLMClient:
     """The one factory: stages never build SDK clients themselves."""
     if settings.offline:
         raise ConfigError("offline mode: no request may be sent to the model")
     if not settings.base_url.startswith(("http://", "https://")):
-        raise ConfigError(f"base URL {settings.base_url!r} must start with http:// or https://")
+        raise ConfigError(f"base URL {redact_url(settings.base_url)!r} must start with http:// or https://")
     return LLMClient(settings, limiter=limiter)
 
 
@@ -194,7 +206,7 @@ class LLMClient:
         s = self.settings
         wire = wire_schema(schema)
         digest = schema_hash(schema)
-        key = cache_key(base_url=s.base_url, model=s.model, messages=messages, wire_schema=wire,
+        key = cache_key(base_url=redact_url(s.base_url), model=s.model, messages=messages, wire_schema=wire,
                         temperature=s.temperature, max_tokens=s.max_tokens)
         hit = self._from_cache(key, task, schema, digest, check)
         if hit is not None:
@@ -238,7 +250,7 @@ class LLMClient:
         entry = self._cache.get(key) if self._cache is not None else None
         if entry is None or _validation_errors(entry["data"], schema, check):
             return None
-        call = Call(task=task, model=self.settings.model, base_url=self.settings.base_url, duration_s=0.0,
+        call = Call(task=task, model=self.settings.model, base_url=redact_url(self.settings.base_url), duration_s=0.0,
                     prompt_tokens=0, completion_tokens=0, schema_hash=digest, cached=True, attempt=0)
         return Reply(data=entry["data"], calls=[call], attempts=0)
 
@@ -255,7 +267,7 @@ class LLMClient:
             start = time.monotonic()
 
             def record(error: str | None, usage: dict) -> None:
-                calls.append(Call(task=task, model=s.model, base_url=s.base_url,
+                calls.append(Call(task=task, model=s.model, base_url=redact_url(s.base_url),
                                   duration_s=round(time.monotonic() - start, 3),
                                   prompt_tokens=int(usage.get("prompt_tokens") or 0),
                                   completion_tokens=int(usage.get("completion_tokens") or 0),
@@ -269,7 +281,7 @@ class LLMClient:
             payload = _json_body(response.http_response)
             if payload is None:
                 record("body is not JSON", {})
-                raise TransportError(f"{s.base_url} answered with a body that is not JSON "
+                raise TransportError(f"{redact_url(s.base_url)} answered with a body that is not JSON "
                                      f"(HTTP {response.http_response.status_code}); is the base URL right?",
                                      status=response.http_response.status_code)
             usage = payload.get("usage") or {}
@@ -344,7 +356,7 @@ def diagnose(settings: Settings) -> list[Check]:
     Bypasses the cache and transport retries (a diagnosis reports the first
     failure as it is), and never puts the key in a verdict.
     """
-    url, env = settings.base_url, settings.api_key_env
+    url, env = redact_url(settings.base_url), settings.api_key_env
     with build_client(replace(settings, use_cache=False, max_retries=0)) as client:
         models, failure = None, None
         try:
@@ -513,9 +525,10 @@ def _short_error(exc: BaseException | None) -> str:
 
 def _describe(exc: openai.APIError, s: Settings, *, tries: int, what: str) -> TransportError:
     """One line a person can act on; the key itself never appears in it."""
-    url, gave_up = s.base_url, f" (gave up after {tries} request(s))" if tries > 1 else ""
+    url, gave_up = redact_url(s.base_url), f" (gave up after {tries} request(s))" if tries > 1 else ""
 
     def clean(text: str) -> str:
+        text = text.replace(s.base_url, url)
         return text.replace(s.api_key, "***") if s.api_key else text
 
     if isinstance(exc, openai.APITimeoutError):

@@ -172,10 +172,11 @@ def _research(plan, gathered, settings: Settings, options: RunOptions) -> resear
 
 
 def usage_summary(calls: list, settings: Settings) -> dict[str, Any]:
+    from .client import redact_url   # the client (and the SDK) load only when a model is used
     made = [c for c in calls if not c.cached]
     return {
         "model": settings.model,
-        "base_url": settings.base_url,
+        "base_url": redact_url(settings.base_url),
         "requests": len(made),
         "prompt_tokens": sum(c.prompt_tokens for c in made),
         "completion_tokens": sum(c.completion_tokens for c in made),

@@ -10,18 +10,19 @@ This module does no terminal I/O of its own; the CLI passes ``ask`` and ``show``
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from .emit import context_diff, proposal_position, word_diff
-from .errors import InputError
-from .loader import atomic_write_text, repo_root_of, sha256_bytes
-from .models import DELETE, FAILED, KEEP, VERIFIED, Finding, Proposal
+from .emit import context_diff, word_diff
+from .errors import InputError, OutputError, RewriterError
+from .loader import atomic_write_text, sha256_bytes
+from .models import DELETE, FAILED, KEEP, VERIFIED, Proposal
+from .record import Run, find_article, load_report
 from .resources import schema_errors
 
-REPORT, DECISIONS = "report.json", "decisions.json"
+read_run = load_report   # the name review and apply have always used
+DECISIONS = "decisions.json"
 ACCEPT, REJECT = "accept", "reject"
 PROMPT = "Accept this change [y,n,e,s,q,?]?"
 CHOICES = ["y", "n", "e", "s", "q", "?"]
@@ -33,91 +34,21 @@ q - quit; every decision made so far is already saved
 ? - print this help"""
 
 
-@dataclass
-class Run:
-    """What ``rewriter run`` left in an output folder: the report, read back into plain data."""
-    out_dir: Path
-    report: dict[str, Any]
-    findings: dict[str, Finding]
-    proposals: list[Proposal]          # in article order
-
-    @property
-    def article_path(self) -> str:
-        return self.report["article"]["path"]
-
-    @property
-    def sha256(self) -> str:
-        return self.report["article"]["sha256"]
-
-    def proposal(self, change_id: str) -> Proposal | None:
-        return next((p for p in self.proposals if p.id == change_id), None)
-
-    @property
-    def reviewable(self) -> list[Proposal]:
-        return [p for p in self.proposals if p.changes_text]
-
-
-def read_run(out_dir: Path) -> Run:
-    """Read ``report.json`` or raise an error that says which command makes one."""
-    out_dir = Path(out_dir)
-    path = out_dir / REPORT
-    try:
-        report = json.loads(path.read_text(encoding="utf-8"))
-        missing = {"path", "sha256"} - report["article"].keys()
-        if missing:
-            raise KeyError(f"article.{sorted(missing)[0]}")
-        findings = {f["id"]: Finding.from_dict(f)
-                    for f in report.get("findings", []) + report.get("claims", [])}
-        proposals = [Proposal.from_dict(p) for p in report.get("proposals", [])]
-    except FileNotFoundError:
-        raise InputError(f"{path}: not found; pass the out/<stem> folder of a `rewriter run`") from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise InputError(f"{path}: not a readable report ({exc}); run `rewriter run` again") from None
-    return Run(out_dir, report, findings, sorted(proposals, key=lambda p: proposal_position(findings, p)))
-
-
-def find_article(run: Run, repo_root: Path | None = None) -> Path | None:
-    """Where the article is now, wherever apply or review is run from.
-
-    Looked for, in order: the run's ``repo_path`` under ``repo_root``, the
-    repository holding the out folder, then the one holding the cwd (so a run
-    copied into another clone applies to that clone); its ``absolute_path``; the
-    path as typed, from the cwd, from ``repo_root``, and from the folder above
-    ``out/``. Reports older than ``absolute_path`` and ``repo_path`` skip those.
-    Among the places that exist, the first whose bytes still match the run wins,
-    else the first.
-    """
-    article = run.report["article"]
-    given = Path(run.article_path)
-    places = []
-    if article.get("repo_path"):
-        roots = [Path(repo_root)] if repo_root else []
-        roots += [root for root in (repo_root_of(run.out_dir), repo_root_of(Path.cwd())) if root]
-        places += [root / article["repo_path"] for root in roots]
-    if article.get("absolute_path"):
-        places.append(Path(article["absolute_path"]))
-    if given.is_absolute():
-        places.append(given)
-    else:
-        bases = [Path.cwd()] + ([Path(repo_root)] if repo_root else []) + [run.out_dir.resolve().parent.parent]
-        places += [base / given for base in bases]
-    existing = [p for p in dict.fromkeys(places) if p.is_file()]
-    for p in existing:
-        if sha256_bytes(p.read_bytes()) == run.sha256:
-            return p
-    return existing[0] if existing else None
-
-
 def article_text(run: Run) -> str | None:
-    """The article's text as the run saw it, or None if it is gone or changed since."""
+    """The article's text as the run saw it, or None if it is gone or changed since.
+
+    Raises a RewriterError when the report names a place it may not read, or the file cannot be read.
+    """
     path = find_article(run)
     if path is None:
         return None
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if sha256_bytes(raw) != run.sha256:
         return None
-    encoding = run.report["article"].get("encoding") or "utf-8"
-    text = raw.decode(encoding)
+    text = raw.decode(run.encoding, "replace")
     return text[1:] if text.startswith("\ufeff") else text
 
 
@@ -152,7 +83,9 @@ class Decisions:
             return cls(run)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        except ValueError as exc:
             raise InputError(f"{path}: not valid JSON ({exc}); fix it, or delete it and review again") from None
         errors = schema_errors(data, "decisions", limit=1)
         if errors:
@@ -220,7 +153,11 @@ class Decisions:
         errors = schema_errors(data, "decisions", limit=1)
         if errors:  # a bug here, not a user error: never write a file apply would refuse
             raise ValueError(f"decisions do not match schemas/decisions.json: {errors[0]}")
-        atomic_write_text(self.path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        try:
+            atomic_write_text(self.path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        except OSError as exc:
+            raise OutputError(f"{self.path}: cannot save the decisions ({exc.strerror or exc}); "
+                              "make the folder writable, then review again") from None
 
 
 def _new_text(p: Proposal, replacement: str | None = None) -> str:
@@ -292,10 +229,13 @@ def review_interactive(out_dir: Path, ask: Callable[[str, list[str]], str],
     decisions = Decisions.load(out_dir, run)
     if decisions.stale_sha:
         show("note: decisions.json was made for other article bytes; starting afresh")
-    text = article_text(run)
+    try:
+        text = article_text(run)
+        why = f"{run.article_path} is missing or changed since the run"
+    except RewriterError as exc:
+        text, why = None, str(exc)
     if text is None:
-        show(f"note: {run.article_path} is missing or changed since the run; "
-             "showing the changed words only (apply will refuse until you run again)")
+        show(f"note: {why}; showing the changed words only (apply will refuse until you run again)")
     changes = run.reviewable
     if not changes:
         show("no change to review: this run proposes no replacement or deletion")

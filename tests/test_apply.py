@@ -16,6 +16,7 @@ from rewriter.errors import ApplyError
 from rewriter.loader import decode, load
 
 from .conftest import SEEDS
+from .processes import run_unprivileged
 from .test_emit import BOM, SAMPLE, change, git, git_env, init_repo, make_run, seed_run  # noqa: F401
 from .test_review import THREE
 
@@ -332,3 +333,145 @@ def test_apply_keeps_crlf_when_a_replacement_brings_lf(tmp_path, monkeypatch):
     assert "Annoncé le 11 décembre 2023.\r\nMis à jour à Paris.\r\n".encode() in new
     assert b"\n" not in new.replace(b"\r\n", b"")
     assert new == (out_dir / "000_test.txt").read_bytes()
+
+
+# --- hardening: what a crafted out/ folder, git or the file system can do ------------------------
+
+def test_branch_checked_out_in_another_worktree_is_refused(tmp_path, monkeypatch, git_env):
+    repo = tmp_path / "repo"
+    out_dir = make_run(repo, SAMPLE.encode(), THREE)
+    init_repo(repo)
+    other = tmp_path / "other"
+    git(repo, "worktree", "add", "-q", "-b", "review/x", str(other))
+    before = git(repo, "rev-parse", "review/x")
+    review.review_bulk(out_dir, "verified", False)
+    monkeypatch.chdir(repo)
+    result = CliRunner().invoke(cli, ["apply", "out/000_test", "--branch", "review/x"])
+    assert result.exit_code == 1, result.output
+    assert result.output.strip().splitlines() == [
+        f"Error: review/x is checked out in the worktree {other}; committing on it would change that "
+        "worktree under its feet: name another --branch, or apply --commit there"]
+    assert git(repo, "rev-parse", "review/x") == before
+    assert git(other, "status", "--porcelain") == ""
+    assert (repo / NAME).read_bytes() == SAMPLE.encode()
+    assert "applied" not in json.loads((out_dir / "decisions.json").read_text())
+
+
+@pytest.mark.parametrize("field, value, victim", [
+    ("absolute_path", "{victim}", "victim/.profile"),
+    ("repo_path", "../victim/.profile", "victim/.profile"),
+    ("path", "../victim/.profile", "victim/.profile"),
+    ("path", "{victim}", "victim/.profile"),
+    ("repo_path", ".git/hooks/post-commit", "repo/.git/hooks/post-commit"),
+])
+def test_a_crafted_report_cannot_make_apply_write_outside_the_repository(tmp_path, monkeypatch, git_env,
+                                                                          field, value, victim):
+    """The report names another file holding the very bytes it claims (so the sha256 check passes)."""
+    repo = tmp_path / "repo"
+    out_dir = make_run(repo, SAMPLE.encode(), THREE)
+    init_repo(repo)
+    victim = tmp_path / victim
+    victim.parent.mkdir(parents=True, exist_ok=True)
+    victim.write_bytes(SAMPLE.encode())
+    (repo / NAME).unlink()                       # the run is not about a file of this repository
+    report = json.loads((out_dir / "report.json").read_text(encoding="utf-8"))
+    for key in ("absolute_path", "repo_path"):
+        report["article"].pop(key)
+    report["article"][field] = value.format(victim=victim)
+    (out_dir / "report.json").write_text(json.dumps(report), encoding="utf-8")
+    review.review_bulk(out_dir, "all", False)
+    monkeypatch.chdir(repo)
+    result = CliRunner().invoke(cli, ["apply", "out/000_test"])
+    assert result.exit_code == 1, result.output
+    assert f"names {victim} as the article, outside {repo}" in result.output
+    assert result.output.rstrip().endswith("(or the folder above out/): refused")
+    assert victim.read_bytes() == SAMPLE.encode()
+    assert not list(victim.parent.glob(".*.tmp"))
+
+
+def test_without_a_repository_apply_stays_under_the_folder_of_the_run(tmp_path, monkeypatch):
+    work = tmp_path / "work"
+    out_dir = make_run(work, SAMPLE.encode(), THREE)
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(SAMPLE.encode())
+    (work / NAME).unlink()
+    report = json.loads((out_dir / "report.json").read_text(encoding="utf-8"))
+    report["article"]["absolute_path"] = str(victim)
+    (out_dir / "report.json").write_text(json.dumps(report), encoding="utf-8")
+    review.review_bulk(out_dir, "all", False)
+    monkeypatch.chdir(work)
+    result = CliRunner().invoke(cli, ["apply", "out/000_test"])
+    assert result.exit_code == 1 and f"outside {work}" in result.output
+    assert victim.read_bytes() == SAMPLE.encode()
+
+
+@pytest.mark.parametrize("where, value, error", [
+    (("proposals", 0, "confidence"), "high", "at $.proposals[0].confidence: 'high' is not of type 'number'"),
+    (("findings", 0, "line"), "1", "at $.findings[0].line: '1' is not of type 'integer'"),
+    (("article", "encoding"), "no-such-codec", "unknown encoding 'no-such-codec' at $.article.encoding"),
+    (("proposals",), {}, "at $.proposals: {} is not of type 'array'"),
+    (("findings", 0, "start"), 9, "at $.findings[0]: start 9 and end 27 do not span its text"),
+])
+def test_a_report_with_wrong_types_is_one_line_for_review_and_apply(crlf_run, where, value, error):
+    review.review_bulk(crlf_run, "all", False)
+    report = json.loads((crlf_run / "report.json").read_text(encoding="utf-8"))
+    node = report
+    for key in where[:-1]:
+        node = node[key]
+    node[where[-1]] = value
+    (crlf_run / "report.json").write_text(json.dumps(report), encoding="utf-8")
+    before = (crlf_run.parent.parent / NAME).read_bytes()
+    own = "encoding" in error or "span" in error          # checks beyond the schema
+    for args in (["review", "out/000_test"], ["review", "out/000_test", "--accept", "all"],
+                 ["apply", "out/000_test"]):
+        result = CliRunner().invoke(cli, args, input="y\n")
+        assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
+        assert result.output.strip().splitlines() == [f"Error: out/000_test/report.json: "
+                                                      + ("" if own else "does not match schemas/report.json (")
+                                                      + error + ("" if own else ")")
+                                                      + "; run `rewriter run` again"]
+    assert (crlf_run.parent.parent / NAME).read_bytes() == before
+
+
+def test_an_unreadable_article_is_one_line_and_left_alone(crlf_run, tmp_path):
+    review.review_bulk(crlf_run, "all", False)
+    article = tmp_path / NAME
+    before = article.read_bytes()
+    article.chmod(0o200)                        # writable, not readable
+    try:
+        proc = run_unprivileged(tmp_path, "apply", "out/000_test")
+    finally:
+        article.chmod(0o644)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.strip() == (f"Error: cannot read {NAME} (Permission denied); nothing was changed: "
+                                   "make it readable, then apply again")
+    assert article.read_bytes() == before
+
+
+def test_an_article_in_a_read_only_folder_is_one_line_and_left_alone(crlf_run, tmp_path):
+    review.review_bulk(crlf_run, "all", False)
+    folder = tmp_path / "articles"
+    before = (folder / "000_test.txt").read_bytes()
+    folder.chmod(0o555)
+    try:
+        proc = run_unprivileged(tmp_path, "apply", "out/000_test")
+    finally:
+        folder.chmod(0o755)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.strip() == (f"Error: cannot write {NAME} (Permission denied); the article is untouched: "
+                                   "it is replaced through a temporary file beside it, so make its folder "
+                                   "writable, then apply again")
+    assert (folder / "000_test.txt").read_bytes() == before and sorted(folder.iterdir()) == [folder / "000_test.txt"]
+    assert "applied" not in json.loads((crlf_run / "decisions.json").read_text())
+
+
+def test_terminal_escapes_in_a_replacement_reach_the_article_but_not_the_terminal(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    evil = "46,7\x1b]0;pwned\x07\x1b[2J milliards\u202e"
+    out_dir = make_run(tmp_path, SAMPLE.encode(), [change("12 milliards", replacement=evil)])
+    review.review_bulk(out_dir, "all", False)
+    result = CliRunner().invoke(cli, ["apply", "out/000_test"])
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.output and "\x07" not in result.output and "\u202e" not in result.output
+    assert "[-12-]{+46,7\\x1b]0;pwned\\x07\\x1b[2J+} milliards{+\\u202e+}" in result.output
+    assert evil.encode() in (tmp_path / NAME).read_bytes()     # bytes are the reviewer's call, not ours

@@ -19,6 +19,7 @@ from rewriter import emit
 from rewriter.loader import decode, load, sha256_bytes
 from rewriter.models import (BOILERPLATE, DELETE, FAILED, KEEP, NEEDS_HUMAN, NEEDS_REVIEW, PLACEHOLDER,
                              REPLACE, VERIFIED, Finding, Proposal, Source, change_id)
+from rewriter.resources import schema_errors
 
 from .conftest import ARTICLES, SEEDS
 
@@ -82,13 +83,16 @@ def write_report(out_dir: Path, article, path_given: str, findings, proposals,
                  repo_path: str | None = None) -> None:
     """report.json as the pipeline writes it; ``repo_path`` None leaves out the paths newer runs add."""
     where = {} if repo_path is None else {"absolute_path": article.path.resolve().as_posix(), "repo_path": repo_path}
-    report = {"version": 1,
+    report = {"version": 1, "tool": "rewriter test",
               "article": {"path": path_given, **where, "file": article.path.name, "stem": article.stem,
                           "sha256": article.sha256, "encoding": article.encoding, "bom": article.bom,
                           "language": "fr", "date": None},
               "generated_at": "2026-01-01T00:00:00+00:00", "offline": False,
               "findings": [f.to_dict() for f in findings.values()], "claims": [], "references": [],
-              "evidence": [], "proposals": [p.to_dict() for p in proposals], "errors": [], "usage": {}}
+              "evidence": [], "proposals": [p.to_dict() for p in proposals], "errors": [],
+              "usage": {"model": "fake-model", "base_url": "http://127.0.0.1:9/v1", "requests": 0, "prompt_tokens": 0,
+                        "completion_tokens": 0, "cache_hits": 0, "calls": [], "stages": {}}}
+    assert schema_errors(report, "report") == [], "the helper writes what the pipeline writes"
     (out_dir / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
 
 
@@ -275,10 +279,10 @@ def test_an_article_named_like_an_output_file_is_not_overwritten(tmp_path, name)
 
 
 def test_review_and_review_md_list_proposals_in_one_order():
-    """One sort key for article order, shared by review.read_run and review.md."""
-    from rewriter import review
+    """One sort key for article order, shared by record.load_report (review, apply) and review.md."""
+    from rewriter import record
 
-    assert review.proposal_position is emit.proposal_position
+    assert record.proposal_position is emit.proposal_position
 
 
 # --- seed articles: the diff applies in a clean clone -------------------------------------

@@ -10,9 +10,10 @@ from click.testing import CliRunner
 from rewriter import review
 from rewriter.cli import cli
 from rewriter.errors import InputError
-from rewriter.models import VERIFIED
+from rewriter.models import VERIFIED, Source
 from rewriter.resources import validate
 
+from .processes import run_unprivileged
 from .test_emit import SAMPLE, SAMPLE_CHANGES, change, make_run
 
 # SAMPLE_CHANGES in article order: 12 milliards (verified), [DONNÉES…] (needs_human),
@@ -137,3 +138,59 @@ def test_missing_report_is_one_clear_line(tmp_path):
     result = CliRunner().invoke(cli, ["review", str(tmp_path)])
     assert result.exit_code == 2          # bad input: nothing was done
     assert "report.json: not found; pass the out/<stem> folder of a `rewriter run`" in result.output
+
+
+# --- hardening -----------------------------------------------------------------------------------
+
+RAW_CONTROLS = ("\x1b", "\x07", "\x9b", "\u202e", "\u2066", "\x08")
+
+
+def test_terminal_escapes_from_the_model_and_its_sources_are_shown_escaped(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    sources = [Source("https://example.org/\x1b[8m", title="Titre\x1b]0;pwned\x07", quote="cité\u202e esrever",
+                      status="verified")]
+    out_dir = make_run(tmp_path, SAMPLE.encode(), [
+        change("12 milliards", replacement="46,7\x1b[2J milliards", kind="claim",
+               rationale="Voir\x9b31m la source\u2066.", sources=sources),
+        change("[DONNÉES NÉCESSAIRES]", "needs_human", status="needs_human", sources=[],
+               rationale="à\x08 remplir\x1b[?1049h")])
+    result = CliRunner().invoke(cli, ["review", "out/000_test"], input="e\n\x1b[1;1H\u202etexte\nq\n")
+    assert result.exit_code == 0, result.output
+    # CliRunner echoes what is typed after the prompt, as a terminal would: that is not ours to escape.
+    out = result.output.replace("one): \x1b[1;1H\u202etexte\n", "one): (typed)\n")
+    assert not [c for c in RAW_CONTROLS if c in out], out
+    for shown in ("{+46,7\\x1b[2J+}", "rationale: Voir\\x9b31m la source\\u2066.", "https://example.org/\\x1b[8m",
+                  "— Titre\\x1b]0;pwned\\x07", "« cité\\u202e esrever »", "à\\x08 remplir\\x1b[?1049h",
+                  "proposed: '46,7\\x1b[2J milliards'", "[-12 milliards-]{+\\x1b[1;1H\\u202etexte+}"):
+        assert shown in out
+    # The decision keeps the reviewer's own text exactly: escaping is for the screen only.
+    entry = decisions_of(out_dir)["decisions"][ids(out_dir)[0]]
+    assert entry["replacement"] == "\x1b[1;1H\u202etexte"
+
+
+def test_a_folder_where_decisions_cannot_be_saved_is_one_line(out_dir, tmp_path):
+    out_dir.chmod(0o555)
+    try:
+        bulk = run_unprivileged(tmp_path, "review", "out/000_test", "--accept", "all")
+        asked = run_unprivileged(tmp_path, "review", "out/000_test", input="y\n")
+    finally:
+        out_dir.chmod(0o755)
+    line = ("Error: out/000_test/decisions.json: cannot save the decisions (Permission denied); "
+            "make the folder writable, then review again")
+    assert bulk.returncode == 1 and bulk.stderr.strip() == line, bulk.stderr
+    assert asked.returncode == 1 and asked.stderr.strip().splitlines()[-1] == line, asked.stderr
+    assert "Traceback" not in asked.stderr + asked.stdout
+    assert not (out_dir / "decisions.json").exists()
+
+
+def test_review_does_not_read_an_article_outside_the_repository(out_dir, tmp_path):
+    secret = tmp_path.parent / f"{tmp_path.name}-secret.txt"
+    secret.write_bytes(SAMPLE.encode())
+    (tmp_path / "articles" / "000_test.txt").unlink()
+    report = json.loads((out_dir / "report.json").read_text(encoding="utf-8"))
+    report["article"]["absolute_path"] = str(secret)
+    (out_dir / "report.json").write_text(json.dumps(report), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["review", "out/000_test"], input="q\n")
+    assert result.exit_code == 0, result.output
+    assert f"note: out/000_test/report.json names {secret} as the article, outside {tmp_path}" in result.output
+    assert "Mixtral compte [-12-]" not in result.output      # no context read from the other file
