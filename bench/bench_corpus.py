@@ -5,6 +5,8 @@ at a folder holding its ``html/*.html.gz`` and ``ground-truth.json`` (the pages 
 committed here)::
 
     .venv/bin/python bench/bench_corpus.py DATA_DIR [--layout lines|blank|both] [--json OUT]
+    .venv/bin/python bench/bench_corpus.py DATA_DIR --sample 64 --seed 15   # findings to label
+    .venv/bin/python bench/bench_corpus.py DATA_DIR --tables                # candidate real tables
 
 Each page becomes text the way a naive scraper makes it (:func:`blocks`): the visible text of every
 block-level element, one block per line (layout ``lines``) or with a blank line between blocks
@@ -310,9 +312,8 @@ def table_recall(pages: dict[str, list[str]], name: str, labels: dict[str, Any])
         found = [set(map(row_hash, rows_of(f.text))) for f in detect(text).findings if f.kind == BROKEN_TABLE]
         want = set(e["rows"])
         best = max((len(want & f) / len(want) for f in found), default=0.0)
-        out.append({"page": e["page"], "note": e["note"], "rows": len(want), "covered": round(best, 2),
-                    "in_body": e["in_body"],
-                    "found": best >= 0.5})
+        out.append({"page": e["page"], "note": e["note"], "in_body": e["in_body"], "rows": len(want),
+                    "covered": round(best, 2), "found": best >= 0.5})
     return out
 
 
