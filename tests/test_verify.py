@@ -41,6 +41,11 @@ def model_proposal(finding_id: str, action: str, replacement: str = "", sources=
                                     title=s.get("title", ""), quote=s["quote"]) for s in sources])
 
 
+def offer(evidence, article: str, *findings: Finding) -> set[str]:
+    """What the corrections request shows the model: the snippets for each finding (recorded as offered)."""
+    return {s.id for f in findings for s in evidence.snippets_for(f, article)}
+
+
 def reference(url: str, label: str = "1") -> Reference:
     return Reference(label=label, text=f"[{label}] {url}", url=url, start=0, end=0, line=1)
 
@@ -189,7 +194,7 @@ def test_by_default_a_url_on_a_private_address_is_unreachable(pages, tmp_path):
     findings, proposals = four_cases(pages.base)
     evidence = gather(ARTICLE, [], sources_dir=None, fetch=True, settings=Settings(cache_dir=tmp_path / "cache"),
                       evidence_dir=None)
-    verify(ARTICLE, findings, proposals, evidence)
+    proposals = verify(ARTICLE, findings, proposals, evidence)
     source = proposals[0].sources[0]
     assert source.status == "unreachable"
     assert source.reason == (pages.url("/insee-chomage.html")
@@ -202,7 +207,7 @@ def test_without_fetch_references_are_unchecked(pages, settings):
     findings, proposals = four_cases(pages.base)
     evidence = gather(ARTICLE, [reference(pages.url("/insee-chomage.html"))], sources_dir=None, fetch=False,
                       settings=settings, evidence_dir=None)
-    verify(ARTICLE, findings, proposals, evidence)
+    proposals = verify(ARTICLE, findings, proposals, evidence)
     assert {s.status for p in proposals for s in p.sources} == {"unchecked"}
     assert proposals[0].sources[0].reason.endswith("was not fetched (run with --fetch to read it)")
     assert {p.status for p in proposals} == {NEEDS_REVIEW}
@@ -219,10 +224,10 @@ def test_offline_nothing_is_ever_verified(pages, tmp_path):
     for fetch in (True, False):
         evidence = gather(ARTICLE, [reference(pages.url("/insee-chomage.html"))], sources_dir=LIBRARY,
                           fetch=fetch, settings=offline, evidence_dir=tmp_path / "e")
-        verify(ARTICLE, findings, proposals, evidence)
-        verify(budget, {montant.id: montant}, [library], evidence)
-        assert {s.status for p in proposals + [library] for s in p.sources} == {"unchecked"}
-        assert VERIFIED not in {p.status for p in proposals + [library]}
+        checked = verify(ARTICLE, findings, proposals, evidence)
+        checked += verify(budget, {montant.id: montant}, [library], evidence)
+        assert {s.status for p in checked for s in p.sources} == {"unchecked"}
+        assert VERIFIED not in {p.status for p in checked}
     assert pages.requests == []
 
 
@@ -236,7 +241,7 @@ def test_a_library_quote_is_verified_without_fetch(settings):
     assert snippet.id == "E2#1" and "812 millions d'euros" in snippet.text
     proposal = model_proposal(montant.id, REPLACE, "812 millions d'euros", [{
         "evidence_id": snippet.id, "quote": "Le budget de fonctionnement s'élève à 812 millions d'euros."}])
-    verify(article, {montant.id: montant}, [proposal], evidence)
+    [proposal] = verify(article, {montant.id: montant}, [proposal], evidence)
     [source] = proposal.sources
     assert source.status == "verified", source.reason
     assert source.location["evidence"].endswith("budget-2024.md")
@@ -248,6 +253,7 @@ def test_a_library_html_and_an_english_text_are_checked_too(settings):
     turbines = finding_at(article, "The Saint-Nazaire wind farm has 60 turbines.")
     year = finding_at(article, "[ANNÉE]", PLACEHOLDER)
     evidence = gather(article, [], sources_dir=LIBRARY, fetch=False, settings=settings, evidence_dir=None)
+    assert {"E3#1", "E1#1"} <= offer(evidence, article, turbines, year)
     proposals = [
         model_proposal(turbines.id, REPLACE, "The Saint-Nazaire wind farm has 80 turbines.", [{
             "evidence_id": "E3#1", "quote": "The Saint-Nazaire offshore wind farm has 80 turbines with a "
@@ -255,7 +261,7 @@ def test_a_library_html_and_an_english_text_are_checked_too(settings):
         model_proposal(year.id, REPLACE, "2001", [{
             "evidence_id": "E1", "quote": "La ligne T1 du tramway a été mise en service le 2 janvier 2001"}]),
     ]
-    verify(article, {turbines.id: turbines, year.id: year}, proposals, evidence)
+    proposals = verify(article, {turbines.id: turbines, year.id: year}, proposals, evidence)
     assert [p.status for p in proposals] == [VERIFIED, VERIFIED], [p.status_reason for p in proposals]
 
 
@@ -264,9 +270,10 @@ def test_a_bare_document_id_is_verified_against_the_whole_document(settings):
     montant = finding_at(article, "[MONTANT]", PLACEHOLDER)
     evidence = gather(article, [], sources_dir=LIBRARY, fetch=False, settings=settings, evidence_dir=None)
     quote = "Les dépenses d'investissement atteignent 310 millions d'euros, dont une large part consacrée aux écoles"
+    assert "E2#2" in offer(evidence, article, montant)
     for cited in ("E2", "E2#2", " E2 "):
         proposal = model_proposal(montant.id, REPLACE, "310 millions d'euros", [{"evidence_id": cited, "quote": quote}])
-        verify(article, {montant.id: montant}, [proposal], evidence)
+        [proposal] = verify(article, {montant.id: montant}, [proposal], evidence)
         [source] = proposal.sources
         assert source.status == "verified", (cited, source.reason)
         assert source.reason.startswith("quote found in E2 (") and "unknown evidence id" not in source.reason
@@ -278,10 +285,11 @@ def test_an_evidence_id_wins_over_a_url_that_was_never_read(settings):
     article = "Le budget de fonctionnement atteint [MONTANT].\n"
     montant = finding_at(article, "[MONTANT]", PLACEHOLDER)
     evidence = gather(article, [], sources_dir=LIBRARY, fetch=False, settings=settings, evidence_dir=None)
+    assert "E2#1" in offer(evidence, article, montant)
     proposal = model_proposal(montant.id, REPLACE, "812 millions d'euros", [{
         "evidence_id": "E2#1", "url": "https://www.lyon.fr/budget-invente",
         "quote": "Le budget de fonctionnement s'élève à 812 millions d'euros."}])
-    verify(article, {montant.id: montant}, [proposal], evidence)
+    [proposal] = verify(article, {montant.id: montant}, [proposal], evidence)
     [source] = proposal.sources
     assert source.status == "verified" and source.url == ""
     assert "the URL given (https://www.lyon.fr/budget-invente) is not that of E2 and was not checked" in source.reason
@@ -291,12 +299,13 @@ def test_unknown_evidence_ids_and_short_quotes_are_not_found(settings):
     article = "Le budget de fonctionnement atteint [MONTANT].\n"
     montant = finding_at(article, "[MONTANT]", PLACEHOLDER)
     evidence = gather(article, [], sources_dir=LIBRARY, fetch=False, settings=settings, evidence_dir=None)
+    assert "E2#1" in offer(evidence, article, montant)
     proposal = model_proposal(montant.id, REPLACE, "812 millions d'euros", [
         {"evidence_id": "E42", "quote": "Le budget de fonctionnement s'élève à 812 millions d'euros."},
         {"evidence_id": "E2", "quote": "812 millions"},
         {"quote": "Le budget de fonctionnement s'élève à 812 millions d'euros."},
     ])
-    verify(article, {montant.id: montant}, [proposal], evidence)
+    [proposal] = verify(article, {montant.id: montant}, [proposal], evidence)
     assert [s.status for s in proposal.sources] == ["not_found"] * 3
     assert [s.reason.split(" (")[0].split(":")[0] for s in proposal.sources] == [
         "unknown evidence id 'E42'", "quote too short to check", "cites neither an evidence id nor a URL"]
@@ -313,7 +322,7 @@ def test_malformed_or_non_http_urls_are_never_verified(url, settings):
     evidence = gather(article, [], sources_dir=LIBRARY, fetch=True, settings=settings, evidence_dir=None)
     proposal = model_proposal(montant.id, REPLACE, "812 millions d'euros", [{
         "evidence_id": "E2#1", "url": url, "quote": "Le budget de fonctionnement s'élève à 812 millions d'euros."}])
-    verify(article, {montant.id: montant}, [proposal], evidence)
+    [proposal] = verify(article, {montant.id: montant}, [proposal], evidence)
     assert proposal.sources[0].status == "not_found"
     assert proposal.sources[0].reason.startswith("invalid URL")
     assert proposal.status == NEEDS_REVIEW
@@ -333,7 +342,7 @@ def test_deletion_is_only_for_boilerplate_and_artifacts(settings):
     proposals[1].replacement = "sneaked in"
     findings = {f.id: f for f in (claim, chrome, count, placeholder, dangling)}
     evidence = gather(article, [], sources_dir=None, fetch=False, settings=settings, evidence_dir=None)
-    verify(article, findings, proposals, evidence)
+    proposals = verify(article, findings, proposals, evidence)
     refused = [proposals[0], proposals[4], proposals[5]]
     assert [p.status for p in refused] == [FAILED] * 3
     assert [p.status_reason for p in refused] == [
@@ -354,10 +363,11 @@ def test_a_replacement_much_longer_than_its_span_needs_review(settings):
     montant = finding_at(article, "[MONTANT]", PLACEHOLDER)
     evidence = gather(article, [], sources_dir=LIBRARY, fetch=False, settings=settings, evidence_dir=None)
     quote = {"evidence_id": "E2#1", "quote": "Le budget de fonctionnement s'élève à 812 millions d'euros."}
+    assert "E2#1" in offer(evidence, article, montant)
     long = "812 millions d'euros" + ", soit un budget de fonctionnement conforme aux prévisions" * 4
     ok, too_long = (model_proposal(montant.id, REPLACE, r, [quote]) for r in ("812 millions d'euros", long))
-    verify(article, {montant.id: montant}, [ok], evidence)
-    verify(article, {montant.id: montant}, [too_long], evidence)
+    [ok] = verify(article, {montant.id: montant}, [ok], evidence)
+    [too_long] = verify(article, {montant.id: montant}, [too_long], evidence)
     assert ok.status == VERIFIED
     assert too_long.sources[0].status == "verified"
     assert too_long.status == NEEDS_REVIEW
@@ -369,12 +379,13 @@ def test_keep_needs_human_and_failed_keep_their_status_but_sources_are_checked(s
     claim = finding_at(article, "Le budget de fonctionnement atteint 812 millions d'euros.")
     name = finding_at(article, "[NOM]", PLACEHOLDER)
     evidence = gather(article, [], sources_dir=LIBRARY, fetch=False, settings=settings, evidence_dir=None)
+    assert "E2#1" in offer(evidence, article, claim)
     keep = model_proposal(claim.id, KEEP, "", [{"evidence_id": "E2#1",
                                                 "quote": "Le budget de fonctionnement s'élève à 812 millions d'euros."}])
     human = model_proposal(name.id, NEEDS_HUMAN)
     failed = model_proposal(name.id, REPLACE, "Dupont")
     failed.status = FAILED
-    verify(article, {claim.id: claim, name.id: name}, [keep, human, failed], evidence)
+    keep, human, failed = verify(article, {claim.id: claim, name.id: name}, [keep, human, failed], evidence)
     assert [p.status for p in (keep, human, failed)] == [KEEP, NEEDS_HUMAN, FAILED]
     assert keep.sources[0].status == "verified"
 
@@ -451,7 +462,7 @@ def test_instructions_in_the_article_change_nothing_outside_finding_spans(settin
         model_proposal("*", REPLACE, ""),
         model_proposal("", DELETE),
     ] + [model_proposal(fid, DELETE) for fid in findings]
-    verify(INJECTION, findings, proposals, evidence)
+    proposals = verify(INJECTION, findings, proposals, evidence)
 
     assert VERIFIED not in {p.status for p in proposals}
     huge, claim_deletion = proposals[:2]
