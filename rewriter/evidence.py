@@ -53,7 +53,8 @@ EVIDENCE_TOKENS = 250         # ... within this many tokens (about 4 characters 
 CHARS_PER_TOKEN = 4
 NUMBER_WEIGHT = 0.3           # a bare number ("92") says little about what a passage is about
 RELATIVE_FLOOR = 0.3          # a snippet scores at least this share of the best one ...
-MIN_SCORE = 1.0               # ... and at least this much (BM25, weighted), and matches a word, not only numbers
+MIN_MATCH = 1.0               # ... and shares words (not numbers) of at least this query weight: one word of
+                              # the finding, its sentence or its terms, or two of the sentences around it
 
 
 @dataclass
@@ -446,7 +447,7 @@ def _blocks(text: str) -> list[tuple[str, list[str]]]:
             if para:
                 flush()
             if not _RULE_ROW.match(line):
-                rows.append(re.sub(r"[ \t\u00a0]*(\t|\|)[ \t\u00a0]*", r" \1 ", line).strip())
+                rows.append(line.strip("|").strip())     # as written, less the outer pipes
         else:
             if rows or _BLOCK_START.match(raw):
                 flush()
@@ -475,7 +476,8 @@ def passages(text: str) -> list[str]:
             continue
         paragraph = re.sub(r"\s+", " ", lines[0])
         said = [s.text for s in sentences(paragraph)]
-        if len(said) == 1 and len(said[0]) < 100 and not re.search(r"[.!?…:;]\W*$", said[0]):
+        if (len(said) == 1 and len(said[0]) < 100 and not re.search(r"[.!?…:;]\W*$", said[0])
+                and (said[0].startswith("#") or not _BLOCK_START.match(said[0]))):
             heading = f"{heading} {said[0].lstrip('#').strip()}".strip()   # a title, a heading
             continue
         group: list[str] = []
@@ -660,9 +662,9 @@ class Evidence:
 
         Ranked (BM25, French and English words read as one) on the finding's own words, its
         sentence, the claim's ``reason``, ``settle_with`` and ``queries`` from its payload, and
-        ``terms``; bare numbers count little. A passage is kept when it matches at least one word
-        (not only numbers) and scores at least :data:`MIN_SCORE` and :data:`RELATIVE_FLOOR` of the
-        best; then at most ``k``, best first, within ``budget_tokens`` (:data:`EVIDENCE_TOKENS`
+        ``terms``; bare numbers count little. A passage is kept when the query words (not numbers)
+        it shares weigh at least :data:`MIN_MATCH`, and it scores at least :data:`RELATIVE_FLOOR` of
+        the best; then at most ``k``, best first, within ``budget_tokens`` (:data:`EVIDENCE_TOKENS`
         by default; the best one is offered whatever its size), each snippet costing its prompt
         line (:meth:`snippet_cost`). Every snippet returned is recorded in :attr:`offered`.
         """
@@ -678,15 +680,15 @@ class Evidence:
         import numpy as np
 
         scores = np.zeros(len(snippets))
-        worded = np.zeros(len(snippets), dtype=bool)
+        matched = np.zeros(len(snippets))       # weight of the query's words (not numbers) each passage has
         for token, weight in weights.items():
             found = retriever.get_scores([token])
             scores += weight * found
             if not is_number_token(token):
-                worded |= found > 0
-        best = float(scores[worded].max()) if worded.any() else 0.0
-        floor = max(MIN_SCORE, RELATIVE_FLOOR * best)
-        ranked = sorted((i for i in range(len(snippets)) if worded[i] and scores[i] >= floor),
+                matched += weight * (found > 0)
+        eligible = matched >= MIN_MATCH
+        best = float(scores[eligible].max()) if eligible.any() else 0.0
+        ranked = sorted((i for i in range(len(snippets)) if eligible[i] and scores[i] >= RELATIVE_FLOOR * best),
                         key=lambda i: (-float(scores[i]), i))
         budget = EVIDENCE_TOKENS if budget_tokens is None else budget_tokens
         chosen: list[Snippet] = []
@@ -708,11 +710,12 @@ class Evidence:
         return token_cost(f"[{snippet.id}] ({self.origin(snippet.document_id)}) {snippet.text} (columns: )")
 
     def origin(self, document_id_: str) -> str:
-        """How a document is named to the model: "title — URL or path — date"."""
+        """How a document is named to the model: "title — URL (or library file name) — date"."""
         doc = self._by_id.get(document_id_)
         if doc is None:
             return ""
-        return " — ".join(x for x in (doc.title, doc.url or doc.path, doc.date) if x)
+        where = doc.url or (Path(doc.path).name if doc.path else "")
+        return " — ".join(x for x in (doc.title, where, doc.date) if x)
 
     def was_offered(self, evidence_id: str) -> bool:
         """A snippet id that :meth:`snippets_for` returned, or the id of a document one came from."""
