@@ -352,11 +352,16 @@ england     angleterre
 london      londre
 washington  washington
 virginia    virginie
+imf         fmi
+nato        otan
+ecb         bce
+oecd        ocde
+wto         omc
 """
 
 
 @functools.cache
-def _lexicon() -> dict[str, str]:
+def lexicon() -> dict[str, str]:
     table: dict[str, str] = {}
     for line in LEXICON.strip().splitlines():
         head, *others = line.split()
@@ -389,7 +394,7 @@ def tokens(text: str) -> list[str]:
     read as one ("milliards" and "billion" -> "billion"); a number is one token whatever its
     spelling ("2 102 650" -> "2102650", "46,7" -> "46.7") and "46.7B" is "46.7" and "billion".
     """
-    stop, lexicon = _stopwords(), _lexicon()
+    stop, table = _stopwords(), lexicon()
     folded = _PHRASE.sub(lambda m: _PHRASES[m.group(0)], fold(text).replace("’", "'"))
     result = []
     for word in _WORDS.findall(_THOUSANDS.sub("", folded)):
@@ -402,7 +407,7 @@ def tokens(text: str) -> list[str]:
             continue
         if len(word) > 4 and word[-1] in "sx" and word[-2] != "s":
             word = word[:-1]
-        result.append(lexicon.get(word, word))
+        result.append(table.get(word, word))
     return result
 
 

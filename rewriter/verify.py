@@ -14,9 +14,9 @@ import unicodedata
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 
-from .evidence import (Document, Evidence, document_id, finding_context, fold, is_http_url, is_table_row,
+from .evidence import (Document, Evidence, document_id, finding_context, fold, is_http_url, is_table_row, lexicon,
                        tokens, url_key)
-from .models import (CLAIM, DELETABLE_KINDS, DELETE, FAILED, KEEP, NEEDS_HUMAN, NEEDS_REVIEW, REPLACE,
+from .models import (DELETABLE_KINDS, DELETE, FAILED, KEEP, NEEDS_HUMAN, NEEDS_REVIEW, REPLACE,
                      VERIFIED, Finding, Proposal, Source)
 from .text import _MONTHS as MONTH_NAMES, language   # "janvier|février|fevrier|...|december", as stated_date reads them
 
@@ -342,21 +342,30 @@ _NOT_NAMES = frozenset(_MONTHS) | frozenset(fold(d) for d in (
     "samedi dimanche").split())
 
 
-def subject_names(finding: Finding, article_text: str) -> list[str]:
-    """The names in the finding's sentence: capitalised words, acronyms, product names (GPT-4).
-
-    A placeholder's own text ("[DONNÉES NÉCESSAIRES]") is no name; nor are month and day names.
-    """
-    own, _ = finding_context(finding, article_text)
-    if finding.kind != CLAIM:
-        own = own.replace(finding.text, " ")
-    names = []
-    for word in _NAME_WORD.findall(own):
-        if not (word[0].isupper() or any(c.isdigit() for c in word)) or fold(word) in _NOT_NAMES:
+def _names(text: str) -> list[str]:
+    common = set(lexicon().values())
+    names: list[str] = []
+    for word in _NAME_WORD.findall(text):
+        word = re.sub(r"^(?:[LlDdJjNnSsCcMmTt]|[Qq]u)['’]", "", word)      # "L'Insee" -> "Insee"
+        if not word or not (word[0].isupper() or any(c.isdigit() for c in word)) or fold(word) in _NOT_NAMES:
             continue
-        if tokens(word) and word not in names:
+        found = tokens(word)
+        if found and not all(t in common for t in found) and word not in names:   # "Entreprise" is no name
             names.append(word)
     return names
+
+
+def subject_names(finding: Finding, article_text: str, replacement: str = "") -> list[str]:
+    """What the finding's sentence is about: the names (capitalised words, acronyms, product names
+    such as GPT-4) of its sentence outside the span, and those inside the span that the replacement
+    keeps. A name the replacement changes ("Richmond" -> "Redmond") is the error, not the subject;
+    a placeholder's text is no name; nor are month and day names.
+    """
+    own, _ = finding_context(finding, article_text)
+    outside = _names(own.replace(finding.text, " "))
+    kept = set(tokens(replacement))
+    inside = [n for n in _names(finding.text) if n not in outside and all(t in kept for t in tokens(n))]
+    return outside + inside
 
 
 def _names_in(name: str, words: set[str]) -> bool:
@@ -428,7 +437,7 @@ def _grounding(proposal: Proposal, finding: Finding, article_text: str,
     if not verified:
         return False, "no source verified: " + "; ".join(
             f"{s.evidence_id or s.url or 'source'} {s.status} ({s.reason})" for s in proposal.sources)
-    names = subject_names(finding, article_text) if proposal.replacement else []
+    names = subject_names(finding, article_text, proposal.replacement) if proposal.replacement else []
     if names:
         documents = {d.id: d for d in evidence.documents}
         about = [s for s in verified if names_subject(names, documents[s.location["evidence_id"]], s.location)]

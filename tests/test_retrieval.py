@@ -55,7 +55,7 @@ def test_numbers_are_one_token_whatever_their_spelling():
 
 
 def test_the_lexicon_is_a_table_of_words():
-    table = ev._lexicon()
+    table = ev.lexicon()
     assert table["milliard"] == "billion" and table["parametre"] == "parameter" and table["levee"] == "raise"
     assert all(" " not in word for word in table)
 
