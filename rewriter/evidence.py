@@ -516,7 +516,8 @@ def finding_context(finding: Finding, article_text: str) -> tuple[str, str]:
 def finding_terms(finding: Finding) -> list[str]:
     """What the claims stage said about a finding: its reason, what would settle it, its queries."""
     payload = finding.payload or {}
-    found = [payload.get("reason"), payload.get("settle_with"), *(payload.get("queries") or [])]
+    queries = payload.get("queries") or []
+    found = [payload.get("reason"), payload.get("settle_with"), *([queries] if isinstance(queries, str) else queries)]
     return [t for t in found if isinstance(t, str) and t.strip()]
 
 

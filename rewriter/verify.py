@@ -437,13 +437,17 @@ def _grounding(proposal: Proposal, finding: Finding, article_text: str,
     if not verified:
         return False, "no source verified: " + "; ".join(
             f"{s.evidence_id or s.url or 'source'} {s.status} ({s.reason})" for s in proposal.sources)
+
+    def doc_of(source: Source) -> Document:
+        return evidence.document(source.location["evidence_id"])
+
     names = subject_names(finding, article_text, proposal.replacement) if proposal.replacement else []
     if names:
-        documents = {d.id: d for d in evidence.documents}
-        about = [s for s in verified if names_subject(names, documents[s.location["evidence_id"]], s.location)]
+        about = [s for s in verified if names_subject(names, doc_of(s), s.location)]
         if not about:
-            return False, (f"the quote does not name {', '.join(names)} (not within {SUBJECT_WINDOW} characters "
-                           "of it, nor in its document's title, nor in its table row): it may be about something else")
+            return False, (f"the quote does not name {', '.join(names)} (nor do its table row, or in prose the "
+                           f"{SUBJECT_WINDOW} characters around it and its document's title): it may be about "
+                           "something else")
         verified = about
     article_lang = language(article_text)
     in_span = numbers_in(finding.text, article_lang)
@@ -451,8 +455,7 @@ def _grounding(proposal: Proposal, finding: Finding, article_text: str,
     quoted_dates: set[str] = set()
     quoted: list[Figure] = []
     for source in verified:
-        doc_lang = language(next(d.text or "" for d in evidence.documents if d.id == source.location["evidence_id"]))
-        source_dates, source_figures = _scan(source.quote, doc_lang)
+        source_dates, source_figures = _scan(source.quote, language(doc_of(source).text or ""))
         quoted_dates |= source_dates
         quoted += source_figures
     missing = set(dates - in_span - quoted_dates)
