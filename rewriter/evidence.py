@@ -329,7 +329,7 @@ profit      benefice
 loss        perte
 year        annee ans
 month       mois
-born        nee ne naissance birth
+born        nee naissance birth
 death       mort deces died morte decede
 prize       prix
 physic      physique

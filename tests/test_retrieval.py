@@ -227,3 +227,14 @@ def test_recall_at_4_on_the_retrieval_set_is_at_least_90_percent_in_french_and_e
     rows = bench.run(cases)
     for lang in ("fr", "en"):
         assert bench.recall(rows, 4, lang) >= 0.9, [r for r in rows if r["lang"] == lang and not r["rank"]]
+
+
+def test_a_passage_is_found_by_its_documents_title_when_it_says_only_he(settings, tmp_path):
+    lib = library(tmp_path, {
+        "turing.txt": "Alan Turing\n\nAlan Turing was an English mathematician and computer scientist.\n\n"
+                      "Biography. He died on 7 June 1954 at his home in Wilmslow.\n",
+        "deaths.txt": "Deaths in 1954\n\nMany people died in 1954 in Wilmslow, among them several writers.\n"})
+    article = "Alan Turing est mort en 1956.\n"
+    found = gather(article, [], sources_dir=lib, fetch=False, settings=settings, evidence_dir=None)
+    offered = found.snippets_for(claim(article, "mort en 1956"), article)
+    assert offered[0].text == "Biography. He died on 7 June 1954 at his home in Wilmslow."
