@@ -415,8 +415,9 @@ def is_number_token(token: str) -> bool:
     return token[0].isdigit() and token.replace(".", "").isdigit()
 
 
-# A table row: cells separated by a tab, by pipes, or by runs of two or more spaces (three cells).
-_TABLE_ROW = re.compile(r"\t|\|.*\||\S {2,}\S.*\S {2,}\S")
+# A table row: cells separated by a tab, by pipes, or by runs of two or more spaces (three cells;
+# two spaces after a full stop or a comma are typing, not a column).
+_TABLE_ROW = re.compile(r"\t|\|.*\||[^\s.!?;:,] {2,}\S.*[^\s.!?;:,] {2,}\S")
 _RULE_ROW = re.compile(r"^[\s|:+-]*-[\s|:+-]*$")            # |---|:---:| or +----+----+
 _BLOCK_START = re.compile(r"^\s*(?:#{1,6}\s|[-*•]\s|\d{1,3}[.)]\s)")   # a heading or a list item
 

@@ -69,6 +69,12 @@ def test_wrapped_lines_are_joined_so_a_sentence_stays_whole():
                               "the report says.", "A new paragraph starts here."]
 
 
+def test_two_spaces_after_a_full_stop_are_no_table_columns():
+    text = "Il pleut sur Lyon.  Le vent souffle, fort.  Les trains sont en retard.\n"
+    assert passages(text) == ["Il pleut sur Lyon. Le vent souffle, fort.", "Les trains sont en retard."]
+    assert not ev.is_table_row(text) and ev.is_table_row("Lyon   Rhône (69)   522 250")
+
+
 def test_a_heading_is_context_for_the_passage_after_it_and_list_items_are_boundaries():
     text = "# Financement\n\nEn juin 2024, l'entreprise lève 600 millions.\n- premier point\n- second point\n"
     assert passages(text) == ["Financement En juin 2024, l'entreprise lève 600 millions.",
@@ -202,7 +208,8 @@ def test_the_prompt_shows_each_snippet_with_its_document_and_stays_within_the_si
         snippet_doc = found.document(ev.document_id(sid))
         [line] = [ln for ln in evidence.splitlines() if ln.startswith(f"[{sid}] ")]
         assert f"({found.origin(snippet_doc.id)}) " in line and snippet_doc.title in line
-        assert "/" not in found.origin(snippet_doc.id) or snippet_doc.url    # a library file by its name
+        name, folder = Path(snippet_doc.path).name, str(Path(snippet_doc.path).parent)
+        assert name in line and folder not in line                           # a library file by its name
     if any(ev.document_id(s) == "E1" for s in offered):
         assert "2024-02-15" in evidence
     table_lines = [ln for ln in evidence.splitlines() if "(columns: " in ln]
