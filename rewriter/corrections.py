@@ -12,7 +12,7 @@ from .models import (ARTIFACT, BOILERPLATE, DELETE, FAILED, NEEDS_HUMAN, NEEDS_R
 from .resources import load_schema, render_prompt
 
 TASK = "corrections"
-SNIPPETS_PER_FINDING = 2
+SNIPPETS_PER_FINDING = 4    # within evidence.EVIDENCE_TOKENS per finding unless build_messages is told otherwise
 
 
 @dataclass
@@ -33,21 +33,26 @@ def _finding_line(finding: Finding, snippet_ids: list[str]) -> str:
 
 
 def build_messages(text: str, chunk: tuple[int, int], findings: list[Finding], ctx: ArticleContext,
-                   evidence=None) -> tuple[list[dict], set[str]]:
-    """The corrections request for the findings of one chunk, and the snippet ids it offers."""
+                   evidence=None, *, evidence_tokens: int | None = None) -> tuple[list[dict], set[str]]:
+    """The corrections request for the findings of one chunk, and the snippet ids it offers.
+
+    Each finding gets up to :data:`SNIPPETS_PER_FINDING` snippets within ``evidence_tokens``
+    (``evidence.EVIDENCE_TOKENS`` by default). Each snippet is one line: its id, its document's
+    title, URL (or file) and date, then its text; a table row comes first, its column names after.
+    """
     snippets: dict[str, Any] = {}
     lines = []
     for finding in findings:
-        found = evidence.snippets_for(finding, text, k=SNIPPETS_PER_FINDING) if evidence else []
+        found = (evidence.snippets_for(finding, text, k=SNIPPETS_PER_FINDING, budget_tokens=evidence_tokens)
+                 if evidence else [])
         for snippet in found:
             snippets.setdefault(snippet.id, snippet)
         lines.append(_finding_line(finding, [s.id for s in found]))
-    documents = {d.id: d for d in evidence.documents} if evidence else {}
     evidence_lines = []
     for snippet in snippets.values():
-        doc = documents.get(snippet.document_id)
-        origin = " — ".join(x for x in (doc.title, doc.url or doc.path) if x) if doc else ""
-        evidence_lines.append(f"[{snippet.id}] ({origin}) {snippet.text}")
+        header, _, row = snippet.text.rpartition("\n")     # a table snippet: the header row, then one row
+        body = f"{row} (columns: {header})" if header else row
+        evidence_lines.append(f"[{snippet.id}] ({evidence.origin(snippet.document_id)}) {body}")
     prompt = render_prompt(
         TASK, article=text[chunk[0]:chunk[1]], findings="\n".join(lines),
         evidence="\n".join(evidence_lines) or "(none)", **ctx.prompt_variables())

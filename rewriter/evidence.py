@@ -23,10 +23,10 @@ import ipaddress
 import re
 import socket
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 from urllib.parse import urldefrag, urlsplit
 
 from . import __version__
@@ -46,9 +46,15 @@ CACHE_SECONDS = 7 * 24 * 3600
 TEXT_TYPES = {"text/html": "html", "application/xhtml+xml": "html", "text/plain": "text"}
 LIBRARY_SUFFIXES = {".txt": "text", ".md": "text", ".markdown": "text", ".html": "html", ".htm": "html"}
 DEFAULT_LIBRARY = Path("sources")
-PASSAGE_SENTENCES = 3
-PASSAGE_CHARS = 600
-MIN_QUERY_WORDS = 6
+PASSAGE_SENTENCES = 2         # a passage: up to two whole sentences ...
+PASSAGE_CHARS = 360           # ... or about this many characters (one longer sentence stays whole)
+SNIPPETS_PER_FINDING = 4      # at most this many snippets offered per finding ...
+EVIDENCE_TOKENS = 250         # ... within this many tokens (about 4 characters each); see snippets_for
+CHARS_PER_TOKEN = 4
+NUMBER_WEIGHT = 0.3           # a bare number ("92") says little about what a passage is about
+RELATIVE_FLOOR = 0.3          # a snippet scores at least this share of the best one ...
+MIN_MATCH = 1.0               # ... and shares words (not numbers) of at least this query weight: one word of
+                              # the finding, its sentence or its terms, or two of the sentences around it
 
 
 @dataclass
@@ -61,24 +67,22 @@ class Document:
     title: str
     text: str | None            # extracted main text; None when not read
     error: str | None = None    # why it could not be read
-    date: str = ""              # publication date, when the page states one
-    provider: str = ""          # the search provider that found it ("wikipedia", ...), for kind "search"
-    license: str = ""           # reuse terms and attribution, e.g. Wikipedia's CC BY-SA
+    date: str = ""              # the page's date, as the provider or the page states it
+    provider: str = ""          # who found it: "wikipedia", "searxng", "mistral", ... ("" for the article's own)
+    license: str = ""           # e.g. "CC BY-SA 4.0", kept with the source for attribution
 
     def to_dict(self) -> dict[str, Any]:
-        data = {"id": self.id, "kind": self.kind, "url": self.url, "path": self.path, "title": self.title,
+        return {"id": self.id, "kind": self.kind, "url": self.url, "path": self.path, "title": self.title,
                 "read": self.text is not None, "chars": len(self.text) if self.text is not None else None,
-                "error": self.error}
-        data.update({k: v for k, v in (("date", self.date), ("provider", self.provider),
-                                       ("license", self.license)) if v})
-        return data
+                "error": self.error, "date": self.date, "provider": self.provider, "license": self.license}
 
 
 @dataclass
 class Snippet:
     id: str          # "<document id>#<passage number>", e.g. "E3#2"; cite it as evidence_id
     document_id: str
-    text: str        # a passage of up to three sentences
+    text: str        # whole sentences of the document, or a table's header row and one of its rows
+    score: float = field(default=0.0, compare=False)    # how well it matched the finding (weighted BM25)
 
 
 def is_http_url(url: str) -> bool:
@@ -291,6 +295,91 @@ def _stopwords() -> frozenset[str]:
 _MORE_STOPWORDS = tuple("has had have having were was been also said says selon aussi plus tres "
                         "dit declare affirme".split())
 
+# French and English words that mean the same, so that a French claim finds an English page and the
+# reverse: each line is the word every other one is read as, then the others. Written folded (no
+# accents, lowercase) and singular; tokens() folds and drops a plural s/x before looking words up.
+# Phrases (several words) are read as their first word before the words are split.
+LEXICON = """
+billion     milliard bn md mds mrd mrds
+million     millions mio
+thousand    mille
+trillion    trillions
+parameter   parametre
+valuation   valorisation valorise valorisee valued valuing
+raise       leve levee lever raised raising levait levent
+round       tour
+funding     financement financer funded
+invest      investit investi investissement investment invested investor investisseur investir
+found       fonde fondee fondateur fondatrice founded founder cofonde cofondee cofondateur cofounder
+headquarter siege headquartered
+revenue     chiffre_d_affaire turnover sales
+employee    salarie employe staff employed emploie employait effectif
+people      personne
+inhabitant  habitant resident
+population  populated peuplee peuple
+census      recensement
+release     sorti sortie publie publiee released launch lance lancee lancement launched
+model       modele
+license     licence
+company     entreprise societe firm startup start_up jeune_pousse
+delivery    livraison livre delivered deliver deliverie livrer
+aircraft    avion airplane plane appareil
+order       commande
+profit      benefice
+loss        perte
+year        annee ans
+month       mois
+born        nee naissance birth
+death       mort deces died morte decede
+prize       prix
+physic      physique
+chemistry   chimie
+capital     capitale
+city        ville commune
+country     pays
+world       monde mondial
+height      hauteur haute haut tall
+metre       metre meter
+visitor     visiteur visit visite
+user        utilisateur
+token       jeton
+training    entrainement entraine trained train
+weight      poid
+tower       tour_eiffel
+united_state etats_uni usa
+germany     allemagne
+england     angleterre
+london      londre
+washington  washington
+virginia    virginie
+imf         fmi
+nato        otan
+ecb         bce
+oecd        ocde
+wto         omc
+"""
+
+
+@functools.cache
+def lexicon() -> dict[str, str]:
+    table: dict[str, str] = {}
+    for line in LEXICON.strip().splitlines():
+        head, *others = line.split()
+        for word in others:
+            table[word] = head
+    return table
+
+
+# "Tour Eiffel" is not "tour" (a funding round): phrases are joined before splitting into words.
+_PHRASES = {"chiffre d affaires": "chiffre_d_affaire", "chiffre d'affaires": "chiffre_d_affaire",
+            "start-up": "start_up", "jeune pousse": "jeune_pousse", "tour eiffel": "tower eiffel",
+            "eiffel tower": "tower eiffel", "etats-unis": "united_state", "united states": "united_state"}
+_PHRASE = re.compile("|".join(re.escape(p) for p in sorted(_PHRASES, key=len, reverse=True)))
+_THOUSANDS = re.compile(r"(?<=\d)[ \u00a0\u202f,](?=\d{3}(?!\d))")
+_WORDS = re.compile(r"\d+(?:[.,]\d+)*[^\W_]*|[^\W_]+(?:_[^\W_]+)*")
+_SCALED = re.compile(r"(\d+(?:\.\d+)?)(b|bn|m|k)")
+_SCALE_WORDS = {"b": "billion", "bn": "billion", "m": "million", "k": "thousand"}
+
 
 def fold(text: str) -> str:
     """Lowercase, no accents, compatibility forms and ligatures spelled out: "Œuvre, Août" -> "oeuvre, aout"."""
@@ -299,27 +388,117 @@ def fold(text: str) -> str:
 
 
 def tokens(text: str) -> list[str]:
-    """Words for lexical matching, French or English: lowercase, no accents, no stopwords, no plural s/x."""
-    stop = _stopwords()
+    """Words for lexical matching, French or English alike.
+
+    Lowercase, no accents, no stopwords, no plural s/x; French and English words of :data:`LEXICON`
+    read as one ("milliards" and "billion" -> "billion"); a number is one token whatever its
+    spelling ("2 102 650" -> "2102650", "46,7" -> "46.7") and "46.7B" is "46.7" and "billion".
+    """
+    stop, table = _stopwords(), lexicon()
+    folded = _PHRASE.sub(lambda m: _PHRASES[m.group(0)], fold(text).replace("’", "'"))
     result = []
-    for word in re.findall(r"[^\W_]+", fold(text)):
+    for word in _WORDS.findall(_THOUSANDS.sub("", folded)):
+        if word[0].isdigit():
+            word = word.replace(",", ".")
+            scaled = _SCALED.fullmatch(word)
+            result += [scaled.group(1), _SCALE_WORDS[scaled.group(2)]] if scaled else [word]
+            continue
         if len(word) < 2 or word in stop:
             continue
         if len(word) > 4 and word[-1] in "sx" and word[-2] != "s":
             word = word[:-1]
-        result.append(word)
+        result.append(table.get(word, word))
     return result
 
 
+def is_number_token(token: str) -> bool:
+    return token[0].isdigit() and token.replace(".", "").isdigit()
+
+
+# A table row: cells separated by a tab, by pipes, or by runs of two or more spaces (three cells;
+# two spaces after a full stop or a comma are typing, not a column).
+_TABLE_ROW = re.compile(r"\t|\|.*\||[^\s.!?;:,] {2,}\S.*[^\s.!?;:,] {2,}\S")
+_RULE_ROW = re.compile(r"^[\s|:+-]*-[\s|:+-]*$")            # |---|:---:| or +----+----+
+_BLOCK_START = re.compile(r"^\s*(?:#{1,6}\s|[-*•]\s|\d{1,3}[.)]\s)")   # a heading or a list item
+
+
+def is_table_row(line: str) -> bool:
+    """A line of cells separated by tabs, pipes or runs of spaces."""
+    return bool(_TABLE_ROW.search(line))
+
+
+def _blocks(text: str) -> list[tuple[str, list[str]]]:
+    """("prose", [paragraph]) and ("table", rows) blocks; wrapped lines of a paragraph joined with a space.
+
+    A line break inside a sentence is no boundary; a blank line, a heading, a list item and a
+    table row are.
+    """
+    blocks: list[tuple[str, list[str]]] = []
+    para: list[str] = []
+    rows: list[str] = []
+
+    def flush() -> None:
+        if para:
+            blocks.append(("prose", [" ".join(para)]))
+            para.clear()
+        if rows:
+            blocks.append(("table", list(rows)))
+            rows.clear()
+
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            flush()
+        elif _TABLE_ROW.search(raw):
+            if para:
+                flush()
+            if not _RULE_ROW.match(line):
+                rows.append(line.strip("|").strip())     # as written, less the outer pipes
+        else:
+            if rows or _BLOCK_START.match(raw):
+                flush()
+            para.append(line)
+            if line.startswith("#"):
+                flush()                 # a heading stands alone, and is prepended to what follows
+    flush()
+    return blocks
+
+
 def passages(text: str) -> list[str]:
-    """Consecutive groups of up to three sentences (or about 600 characters), whitespace collapsed."""
-    groups: list[list[str]] = [[]]
-    for sentence in sentences(text):
-        current = groups[-1]
-        if current and (len(current) >= PASSAGE_SENTENCES or sum(map(len, current)) >= PASSAGE_CHARS):
-            groups.append(current := [])
-        current.append(re.sub(r"\s+", " ", sentence.text))
-    return [" ".join(g) for g in groups if g]
+    """The passages a document is searched by, each quotable from the document as it was read.
+
+    Prose: groups of up to two whole sentences (or about 360 characters) of one paragraph, the
+    paragraph's wrapped lines joined first; a heading or a title line is prepended to the
+    passage after it. Tables: each row with the header row before it ("header\\nrow"); a table of
+    one row is that row.
+    """
+    result: list[str] = []
+    heading = ""
+    for kind, lines in _blocks(text):
+        if kind == "table":
+            header, body = (lines[0], lines[1:]) if len(lines) > 1 else ("", lines)
+            result += [f"{header}\n{row}" if header else row for row in body]
+            heading = ""
+            continue
+        paragraph = re.sub(r"\s+", " ", lines[0])
+        said = [s.text for s in sentences(paragraph)]
+        if (len(said) == 1 and len(said[0]) < 100 and not re.search(r"[.!?…:;]\W*$", said[0])
+                and (said[0].startswith("#") or not _BLOCK_START.match(said[0]))):
+            heading = f"{heading} {said[0].lstrip('#').strip()}".strip()   # a title, a heading
+            continue
+        group: list[str] = []
+        for sentence in said:
+            if group and (len(group) >= PASSAGE_SENTENCES or sum(map(len, group)) + len(sentence) > PASSAGE_CHARS):
+                result.append(" ".join(group))
+                group = []
+            group.append(sentence)
+            if heading:             # the heading rides along, as context, not as a sentence
+                group[0], heading = f"{heading} {group[0]}", ""
+        if group:
+            result.append(" ".join(group))
+    if heading:
+        result.append(heading)
+    return result
 
 
 def finding_context(finding: Finding, article_text: str) -> tuple[str, str]:
@@ -333,6 +512,37 @@ def finding_context(finding: Finding, article_text: str) -> tuple[str, str]:
     own = " ".join(s.text for s in around[first:last + 1])
     near = " ".join(s.text for s in around[max(0, first - 1):first] + around[last + 1:last + 2])
     return own, near
+
+
+def finding_terms(finding: Finding) -> list[str]:
+    """What the claims stage said about a finding: its reason, what would settle it, its queries."""
+    payload = finding.payload or {}
+    queries = payload.get("queries") or []
+    found = [payload.get("reason"), payload.get("settle_with"), *([queries] if isinstance(queries, str) else queries)]
+    return [t for t in found if isinstance(t, str) and t.strip()]
+
+
+def query_weights(finding: Finding, article_text: str, terms: Sequence[str] = ()) -> dict[str, float]:
+    """Weighted query words for a finding: its own words and sentence first, then what would settle it.
+
+    The quote counts most, its sentence next, the claim's reason, settle_with, queries and
+    ``terms`` once each, the neighbouring sentences a little (they name what a pronoun refers
+    to); a bare number counts :data:`NUMBER_WEIGHT` as much as a word.
+    """
+    own, near = finding_context(finding, article_text)
+    weights: dict[str, float] = {}
+    parts = [(finding.text, 2.0), (own, 1.0), (near, 0.5)]
+    parts += [(t, 1.0) for t in [*finding_terms(finding), *terms]]
+    for text, weight in parts:
+        for token in dict.fromkeys(tokens(text)):
+            w = weight * (NUMBER_WEIGHT if is_number_token(token) else 1.0)
+            weights[token] = min(4.0, weights.get(token, 0.0) + w)
+    return weights
+
+
+def token_cost(text: str) -> int:
+    """Estimated tokens of ``text`` in a prompt (about four characters a token)."""
+    return -(-len(text) // CHARS_PER_TOKEN)
 
 
 # ---------------------------------------------------------------- the evidence of one article
@@ -350,6 +560,7 @@ class Evidence:
         self._by_url: dict[str, Document] = {}
         self._index = None            # (bm25 retriever, snippets), built on first use
         self._indexed: tuple[str, ...] = ()
+        self.offered: set[str] = set()  # snippet ids shown to the model (see snippets_for)
         self._pages = JsonStore(Path(settings.cache_dir) / "fetch", "page") if settings.use_cache else None
 
     # -- documents
@@ -431,6 +642,10 @@ class Evidence:
                 continue  # the article cannot vouch for itself
             self._add("library", url=None, path=str(path), title=title, text=text)
 
+    def document(self, document_id_: str) -> Document | None:
+        """The document gathered under this id ("E3"), if any."""
+        return self._by_id.get(document_id_)
+
     def document_for_source(self, source: Source) -> Document | None:
         """The document a source cites: by evidence id, else by URL (fetched now if fetching is on).
 
@@ -453,7 +668,10 @@ class Evidence:
             snippets = [Snippet(f"{d.id}#{n}", d.id, passage)
                         for d in self.documents if d.text
                         for n, passage in enumerate(passages(d.text), 1)]
-            corpus = [tokens(s.text) for s in snippets]
+            # A passage is indexed with its document's title: "He was born on 23 June 1912" is about
+            # the page's subject, which only the title may name.
+            titles = {d.id: tokens(d.title) for d in self.documents if d.text}
+            corpus = [tokens(s.text) + titles[s.document_id] for s in snippets]
             kept = [(s, t) for s, t in zip(snippets, corpus) if t]
             retriever = None
             if kept:
@@ -464,25 +682,71 @@ class Evidence:
             self._indexed = readable
         return self._index
 
-    def snippets_for(self, finding: Finding, article_text: str, k: int = 3) -> list[Snippet]:
-        """The ``k`` passages of readable evidence that best match the finding and its sentence (BM25)."""
+    def snippets_for(self, finding: Finding, article_text: str, *, k: int = SNIPPETS_PER_FINDING,
+                     terms: Sequence[str] = (), budget_tokens: int | None = None) -> list[Snippet]:
+        """The passages of readable evidence that best settle ``finding``, best first.
+
+        Ranked (BM25, French and English words read as one) on the finding's own words, its
+        sentence, the claim's ``reason``, ``settle_with`` and ``queries`` from its payload, and
+        ``terms``; bare numbers count little. A passage is kept when the query words (not numbers)
+        it shares weigh at least :data:`MIN_MATCH`, and it scores at least :data:`RELATIVE_FLOOR` of
+        the best; then at most ``k``, best first, within ``budget_tokens`` (:data:`EVIDENCE_TOKENS`
+        by default; the best one is offered whatever its size), each snippet costing its prompt
+        line (:meth:`snippet_cost`). Every snippet returned is recorded in :attr:`offered`.
+        """
         if k <= 0 or not any(d.text for d in self.documents):
             return []
         retriever, snippets = self._snippet_index()
         if retriever is None:
             return []
-        own, near = finding_context(finding, article_text)
-        # The finding and its own sentence count twice; the neighbouring sentences only help a
-        # sentence too short to say what it is about (a placeholder alone on its line, a heading).
-        words = tokens(finding.text) + tokens(own) * 2
-        if len(set(words)) < MIN_QUERY_WORDS:
-            words += tokens(near)
-        query = [t for t in words if t in retriever.vocab_dict]
-        if not query:
+        weights = {t: w for t, w in query_weights(finding, article_text, terms).items()
+                   if t in retriever.vocab_dict}
+        if not any(not is_number_token(t) for t in weights):
             return []
-        scores = retriever.get_scores(query)
-        ranked = sorted((i for i in range(len(snippets)) if scores[i] > 0), key=lambda i: (-float(scores[i]), i))
-        return [snippets[i] for i in ranked[:k]]
+        import numpy as np
+
+        scores = np.zeros(len(snippets))
+        matched = np.zeros(len(snippets))       # weight of the query's words (not numbers) each passage has
+        for token, weight in weights.items():
+            found = retriever.get_scores([token])
+            scores += weight * found
+            if not is_number_token(token):
+                matched += weight * (found > 0)
+        eligible = matched >= MIN_MATCH
+        best = float(scores[eligible].max()) if eligible.any() else 0.0
+        ranked = sorted((i for i in range(len(snippets)) if eligible[i] and scores[i] >= RELATIVE_FLOOR * best),
+                        key=lambda i: (-float(scores[i]), i))
+        budget = EVIDENCE_TOKENS if budget_tokens is None else budget_tokens
+        chosen: list[Snippet] = []
+        spent = 0
+        for i in ranked:
+            snippet = snippets[i]
+            cost = self.snippet_cost(snippet)
+            if chosen and spent + cost > budget or any(c.text == snippet.text for c in chosen):
+                continue
+            chosen.append(Snippet(snippet.id, snippet.document_id, snippet.text, round(float(scores[i]), 3)))
+            spent += cost
+            if len(chosen) >= k:
+                break
+        self.offered.update(s.id for s in chosen)
+        return chosen
+
+    def snippet_cost(self, snippet: Snippet) -> int:
+        """Estimated tokens of the snippet's line in a prompt: id, title, URL, date and text."""
+        return token_cost(f"[{snippet.id}] ({self.origin(snippet.document_id)}) {snippet.text} (columns: )")
+
+    def origin(self, document_id_: str) -> str:
+        """How a document is named to the model: "title — URL (or library file name) — date"."""
+        doc = self._by_id.get(document_id_)
+        if doc is None:
+            return ""
+        where = doc.url or (Path(doc.path).name if doc.path else "")
+        return " — ".join(x for x in (doc.title, where, doc.date) if x)
+
+    def was_offered(self, evidence_id: str) -> bool:
+        """A snippet id that :meth:`snippets_for` returned, or the id of a document one came from."""
+        cited = evidence_id.strip()
+        return cited in self.offered or any(document_id(s) == cited for s in self.offered)
 
     def to_dict(self) -> list[dict[str, Any]]:
         return [d.to_dict() for d in self.documents]

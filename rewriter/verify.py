@@ -11,18 +11,22 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 
-from .evidence import Document, Evidence, document_id, fold, is_http_url, url_key
-from .models import (DELETABLE_KINDS, DELETE, FAILED, KEEP, NEEDS_HUMAN, NEEDS_REVIEW, REPLACE, VERIFIED,
-                     Finding, Proposal, Source)
-from .text import _MONTHS as MONTH_NAMES   # "janvier|février|fevrier|...|december", as stated_date reads them
+from .evidence import (Document, Evidence, document_id, finding_context, fold, is_http_url, is_table_row, lexicon,
+                       tokens, url_key)
+from .models import (DELETABLE_KINDS, DELETE, FAILED, KEEP, NEEDS_HUMAN, NEEDS_REVIEW, REPLACE,
+                     VERIFIED, Finding, Proposal, Source)
+from .text import _MONTHS as MONTH_NAMES, language   # "janvier|février|fevrier|...|december", as stated_date reads them
 
 FUZZY_THRESHOLD = 90.0      # rapidfuzz partial_ratio, on normalised text
 MIN_QUOTE_CHARS = 20        # shorter quotes match too easily to prove anything
 MAX_GROWTH = 3              # a replacement over 3x its span ...
 MAX_GROWTH_CHARS = 200      # ... and over 200 characters needs review
+MIN_SHRINK_SPAN = 40        # a replacement of a span over 40 characters ...
+MIN_KEPT = 0.3              # ... that keeps under 30% of its length needs review
+SUBJECT_WINDOW = 300        # a quote must name the claim's subject within this many characters
 
 SOURCE_VERIFIED, NOT_FOUND, UNREACHABLE, UNCHECKED = "verified", "not_found", "unreachable", "unchecked"
 
@@ -117,9 +121,24 @@ _DATE_PATTERNS = (   # (regex, group order as y/m/d letters)
     (re.compile(rf"\b({_M})\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(\d{{4}})\b)?"), "mdy"),
     (re.compile(rf"\b({_M})\s+(\d{{4}})\b"), "my"),
 )
+# Scale words. "billion" is 10^9 in English and 10^12 in French (where 10^9 is "milliard"), and
+# "trillion" 10^12 in English, 10^18 in French: the language of the text decides.
 _SCALES = {"mille": 10**3, "thousand": 10**3, "million": 10**6, "mio": 10**6, "milliard": 10**9,
-           "md": 10**9, "mds": 10**9, "mrd": 10**9, "mrds": 10**9, "billion": 10**9, "bn": 10**9}
-_NUMBER = re.compile(r"\d+(?:[ .,]\d+)*(?:\s*(milliards?|mds?|mrds?|billions?|bn|millions?|mio|mille|thousands?)\b)?")
+           "md": 10**9, "mds": 10**9, "mrd": 10**9, "mrds": 10**9, "billion": 10**9, "bn": 10**9,
+           "trillion": 10**12, "tn": 10**12}
+_FRENCH_SCALES = {"billion": 10**12, "trillion": 10**18}
+_NUMBER = re.compile(r"\d+(?:[ .,]\d+)*(?:\s*(milliards?|mds?|mrds?|billions?|trillions?|bn|tn|millions?|mio|mille"
+                     r"|thousands?)\b|(b|bn|m|k)\b)?")
+_LETTER_SCALES = {"b": 10**9, "bn": 10**9, "m": 10**6, "k": 10**3}   # "46.7B", "$13bn", "€5m", "10k"
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A number as a text writes it, and what it may mean."""
+    written: str                  # "2,2 millions"
+    raw: Decimal                  # the digits alone: 2.2
+    values: tuple[Decimal, ...]   # what it stands for: (2200000,); "5m" may be (5000000, 5)
+    step: Decimal                 # the precision it is written to: 100000 for "2,2 millions"
 
 
 def _canon(value: Decimal) -> str:
@@ -165,91 +184,214 @@ def _numbers(run: str) -> list[Decimal]:
     return values
 
 
-def numbers_in(text: str) -> set[str]:
-    """Numbers and dates in ``text``, each in one spelling.
-
-    "1,7" and "1.7" -> "1.7"; "12 000" and "12,000" -> "12000"; "12 milliards" -> "12" and
-    "12000000000"; "12 mars 2024", "March 12, 2024" and "2024-03-12" -> "date:2024-03-12" with
-    its coarser forms "date:2024-03", "date:--03-12" and "2024".
-    """
+def _scan(text: str, lang: str | None) -> tuple[set[str], list[Figure]]:
+    """The date tokens of ``text``, and its other numbers as figures (dates taken out first)."""
     folded = fold(text)
-    found: set[str] = set()
+    dates: set[str] = set()
     for pattern, kind in _DATE_PATTERNS:
         def take(match: re.Match) -> str:
             tokens = _date_tokens(kind, match.groups())
             if tokens is None:
                 return match.group(0)
-            found.update(tokens)
+            dates.update(tokens)
             return " " * len(match.group(0))
         folded = pattern.sub(take, folded)
+    figures = []
+    scales = {**_SCALES, **(_FRENCH_SCALES if lang == "fr" else {})}
     for match in _NUMBER.finditer(folded):
-        run = match.group(0)[:len(match.group(0)) - len(match.group(1) or "")].rstrip()
+        word, letter = match.group(1), match.group(2)
+        run = match.group(0)[:len(match.group(0)) - len(word or letter or "")].rstrip()
         try:
             values = _numbers(run)
         except InvalidOperation:
             continue
-        found.update(_canon(v) for v in values)
-        if match.group(1):
-            word = match.group(1)
-            scale = _SCALES.get(word) or _SCALES[word.rstrip("s")]
-            found.add(_canon(values[-1] * scale))
+        for n, value in enumerate(values):
+            step = Decimal(1).scaleb(value.as_tuple().exponent)     # 2.2 -> 0.1, 12 -> 1
+            meanings: tuple[Decimal, ...] = (value,)
+            if n == len(values) - 1 and word:
+                scale = Decimal(scales.get(word) or scales[word.rstrip("s")])
+                meanings, step = (value * scale,), step * scale
+            elif n == len(values) - 1 and letter:
+                scale = Decimal(_LETTER_SCALES[letter])
+                # "46.7b" is 46.7 billion; "5m" may be 5 million or 5 metres.
+                meanings = (value * scale,) if letter in ("b", "bn") else (value * scale, value)
+                step = step * scale
+            written = match.group(0).strip() if n == len(values) - 1 else str(value)
+            figures.append(Figure(written, value, meanings, step))
+    return dates, figures
+
+
+def numbers_in(text: str, lang: str | None = None) -> set[str]:
+    """Numbers and dates in ``text``, each in one spelling.
+
+    "1,7" and "1.7" -> "1.7"; "12 000" and "12,000" -> "12000"; "12 milliards" -> "12" and
+    "12000000000" ("46.7B" too); "12 mars 2024", "March 12, 2024" and "2024-03-12" ->
+    "date:2024-03-12" with its coarser forms "date:2024-03", "date:--03-12" and "2024". With
+    ``lang="fr"``, "billion" is 10^12 and "trillion" 10^18.
+    """
+    dates, figures = _scan(text, lang)
+    found = set(dates)
+    for figure in figures:
+        found.update(_canon(v) for v in (figure.raw, *figure.values))
     return found
+
+
+def support(figure: Figure, quoted: list[Figure]) -> str | None:
+    """How a quote supports ``figure``: "" when it states it, "rounded from X" when ``figure`` is X
+    rounded the way it is written ("2,2 millions" from "2 187 526"), ``None`` when it does not.
+
+    Rounding counts only within 5 %: "2 millions" is not 1 500 000 rounded.
+    """
+    for value in figure.values:
+        if any(value in q.values for q in quoted):
+            return ""
+    for value in figure.values:
+        for q in quoted:
+            for stated in q.values:
+                if (value and abs(stated - value) <= figure.step / 2
+                        and abs(stated - value) <= abs(value) * Decimal("0.05")):
+                    return f"rounded from {q.written}"
+    return None
 
 
 # ---------------------------------------------------------------- sources
 
-def _set(source: Source, status: str, reason: str, location: dict | None = None) -> None:
-    source.status, source.reason, source.location = status, reason, location
+@dataclass(frozen=True)
+class SourceVerdict:
+    """What the check found about one source; :func:`verify` builds the checked source from it."""
+    status: str
+    reason: str
+    location: dict | None = None
+    url: str | None = None          # the URL to show instead of the one given (None: keep it)
+
+    def applied(self, source: Source) -> Source:
+        return replace(source, status=self.status, reason=self.reason, location=self.location,
+                       url=source.url if self.url is None else self.url)
 
 
 def _where(doc: Document) -> str:
     return doc.url or doc.path or doc.title
 
 
-def check_source(source: Source, evidence: Evidence) -> None:
-    """Set ``source.status``, ``reason`` and ``location``; may fetch a URL not read yet."""
+def check_source(source: Source, evidence: Evidence) -> SourceVerdict:
+    """Whether ``source``'s quote is in a text the tool read; may fetch a URL not read yet.
+
+    An evidence id counts only if it was offered to the model (:meth:`Evidence.snippets_for`);
+    the quote is looked up in the whole document, never only in a snippet.
+    """
     url = (source.url or "").strip()
     if url and not is_http_url(url):
-        return _set(source, NOT_FOUND, f"invalid URL {url!r}: only well-formed http(s) URLs are checked")
+        return SourceVerdict(NOT_FOUND, f"invalid URL {url!r}: only well-formed http(s) URLs are checked")
     if evidence.offline:
-        return _set(source, UNCHECKED, "offline: no source was read")
+        return SourceVerdict(UNCHECKED, "offline: no source was read")
     if not source.evidence_id and not url:
-        return _set(source, NOT_FOUND, "cites neither an evidence id nor a URL")
-    doc = evidence.document_for_source(source)
+        return SourceVerdict(NOT_FOUND, "cites neither an evidence id nor a URL")
+    cited = source.evidence_id.strip()
+    notes: list[str] = []
+    shown = None
+    if cited:
+        doc = evidence.document(document_id(cited))
+        if doc is None:
+            problem = f"unknown evidence id {cited!r}"
+            why = ": no such document was gathered"
+        elif not evidence.was_offered(cited):
+            problem = f"evidence id {cited!r} was not offered"
+            why = " to the model: only the snippets it was shown can be cited"
+        else:
+            problem = why = ""
+        if problem and not url:
+            return SourceVerdict(NOT_FOUND, problem + why)
+        if problem:
+            notes.append(f"{problem}, so the URL was checked")
+            doc = evidence.document_for_source(replace(source, evidence_id=""))
+        elif url and (doc.url is None or url_key(url) != url_key(doc.url)):
+            # The evidence id wins: the report must not show a URL that was never read next to "verified".
+            notes.append(f"the URL given ({url}) is not that of {doc.id} and was not checked")
+            shown = doc.url or ""
+    else:
+        doc = evidence.document_for_source(source)
     if doc is None:
-        return _set(source, NOT_FOUND, f"unknown evidence id {source.evidence_id!r}: no such document was gathered")
-    notes = []
-    if source.evidence_id and document_id(source.evidence_id) != doc.id:
-        notes.append(f"unknown evidence id {source.evidence_id!r}, so the URL was checked")
-    elif url and (doc.url is None or url_key(url) != url_key(doc.url)):
-        # The evidence id wins: the report must not show a URL that was never read next to "verified".
-        notes.append(f"the URL given ({url}) is not that of {doc.id} and was not checked")
-        source.url = doc.url or ""
+        return SourceVerdict(NOT_FOUND, f"{url} cannot be read")
     note = "".join(f"; {n}" for n in notes)
     if doc.text is None:
         if doc.error:
-            return _set(source, UNREACHABLE, f"{_where(doc)}: {doc.error}{note}")
-        return _set(source, UNCHECKED, f"{_where(doc)} was not fetched (run with --fetch to read it){note}")
+            return SourceVerdict(UNREACHABLE, f"{_where(doc)}: {doc.error}{note}", url=shown)
+        return SourceVerdict(UNCHECKED, f"{_where(doc)} was not fetched (run with --fetch to read it){note}", url=shown)
     quote = normalise(source.quote).strip(_QUOTE_EDGES)
     if len(quote) < MIN_QUOTE_CHARS:
-        return _set(source, NOT_FOUND, f"quote too short to check ({len(quote)} characters; "
-                                       f"at least {MIN_QUOTE_CHARS} are needed, a whole sentence){note}")
+        return SourceVerdict(NOT_FOUND, f"quote too short to check ({len(quote)} characters; "
+                                        f"at least {MIN_QUOTE_CHARS} are needed, a whole sentence){note}", url=shown)
     match = find_quote(source.quote, doc.text)
     if match is None:
-        return _set(source, NOT_FOUND, f"quote not in {doc.id} ({_where(doc)}; "
-                                       f"{len(doc.text):,} characters read){note}")
+        return SourceVerdict(NOT_FOUND, f"quote not in {doc.id} ({_where(doc)}; "
+                                        f"{len(doc.text):,} characters read){note}", url=shown)
     how = "exact" if match.exact else f"fuzzy, score {match.score:g}"
-    _set(source, SOURCE_VERIFIED, f"quote found in {doc.id} ({_where(doc)}), characters "
-                                  f"{match.start}-{match.end} ({how}){note}",
-         {"evidence": doc.path or doc.url, "evidence_id": doc.id, "url": doc.url, "start": match.start,
-          "end": match.end, "score": match.score, "exact": match.exact, "text": doc.text[match.start:match.end]})
+    return SourceVerdict(
+        SOURCE_VERIFIED, f"quote found in {doc.id} ({_where(doc)}), characters {match.start}-{match.end} ({how}){note}",
+        {"evidence": doc.path or doc.url, "evidence_id": doc.id, "url": doc.url, "start": match.start,
+         "end": match.end, "score": match.score, "exact": match.exact, "text": doc.text[match.start:match.end]},
+        url=shown)
+
+
+# ---------------------------------------------------------------- what a claim is about
+
+# A name: a capitalised word, an acronym, or a word with digits and letters (GPT-4, 8x7B, A320).
+_NAME_WORD = re.compile(r"[^\W\d_][\w'’]*(?:-[\w]+)*|\d+[^\W\d_][\w]*(?:-[\w]+)*")
+_NOT_NAMES = frozenset(_MONTHS) | frozenset(fold(d) for d in (
+    "monday tuesday wednesday thursday friday saturday sunday lundi mardi mercredi jeudi vendredi "
+    "samedi dimanche").split())
+
+
+def _names(text: str) -> list[str]:
+    common = set(lexicon().values())
+    names: list[str] = []
+    for word in _NAME_WORD.findall(text):
+        word = re.sub(r"^(?:[LlDdJjNnSsCcMmTt]|[Qq]u)['’]", "", word)      # "L'Insee" -> "Insee"
+        if not word or not (word[0].isupper() or any(c.isdigit() for c in word)) or fold(word) in _NOT_NAMES:
+            continue
+        found = tokens(word)
+        if found and not all(t in common for t in found) and word not in names:   # "Entreprise" is no name
+            names.append(word)
+    return names
+
+
+def subject_names(finding: Finding, article_text: str, replacement: str = "") -> list[str]:
+    """What the finding's sentence is about: the names (capitalised words, acronyms, product names
+    such as GPT-4) of its sentence outside the span, and those inside the span that the replacement
+    keeps. A name the replacement changes ("Richmond" -> "Redmond") is the error, not the subject;
+    a placeholder's text is no name; nor are month and day names.
+    """
+    own, _ = finding_context(finding, article_text)
+    outside = _names(own.replace(finding.text, " "))
+    kept = set(tokens(replacement))
+    inside = [n for n in _names(finding.text) if n not in outside and all(t in kept for t in tokens(n))]
+    return outside + inside
+
+
+def _names_in(name: str, words: set[str]) -> bool:
+    """A name with digits must be there whole (GPT-4 is not GPT-3); a plain word by itself."""
+    found = tokens(name)
+    return bool(found) and all(t in words for t in found)
+
+
+def _surroundings(doc: Document, start: int, end: int) -> str:
+    """What a quote at ``doc.text[start:end]`` is read with: its table rows alone, or, in prose, the
+    300 characters on either side and the document's title."""
+    text = doc.text or ""
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    lines = text[line_start:len(text) if line_end < 0 else line_end]
+    if all(is_table_row(line) for line in lines.splitlines() if line.strip()):
+        return lines
+    return f"{doc.title}\n{text[max(0, start - SUBJECT_WINDOW):end + SUBJECT_WINDOW]}"
+
+
+def names_subject(names: list[str], doc: Document, location: dict) -> bool:
+    words = set(tokens(_surroundings(doc, location["start"], location["end"])))
+    return any(_names_in(name, words) for name in names)
 
 
 # ---------------------------------------------------------------- proposals
-
-def _fail(proposal: Proposal, reason: str) -> None:
-    proposal.status, proposal.status_reason, proposal.error = FAILED, reason, proposal.error or reason
-
 
 def _forbidden_deletion(proposal: Proposal, finding: Finding) -> str | None:
     """Why the proposal may not delete this span, or ``None``.
@@ -258,8 +400,6 @@ def _forbidden_deletion(proposal: Proposal, finding: Finding) -> str | None:
     artifacts may go: a placeholder, a dangling citation or a claim that vanished would leave the
     article wrong without anything showing it ("Le PIB a crû de  en 2024").
     """
-    if proposal.action == DELETE:
-        proposal.replacement = ""   # a deletion carries no text
     if proposal.replacement.strip() or finding.kind in DELETABLE_KINDS:
         return None
     return ("deletion is allowed only for boilerplate and artifacts; "
@@ -276,10 +416,19 @@ def _edit_problems(proposal: Proposal, finding: Finding) -> list[str]:
     if len(replacement) > MAX_GROWTH * span and len(replacement) > MAX_GROWTH_CHARS:
         problems.append(f"the replacement is {len(replacement)} characters for a span of {span} "
                         f"(over {MAX_GROWTH}x and {MAX_GROWTH_CHARS} characters): check it was not rewritten wholesale")
+    kept = len(replacement.strip())
+    if finding.kind not in DELETABLE_KINDS and span > MIN_SHRINK_SPAN and kept < MIN_KEPT * span:
+        problems.append(f"the replacement keeps {kept} characters of a span of {span} (under "
+                        f"{MIN_KEPT:.0%}): check that nothing that should stay was removed")
+    breaks = len(re.findall(r"\r\n|\r|\n", finding.text))
+    if breaks:
+        problems.append(f"the span crosses {breaks} line break{'s' if breaks > 1 else ''}: "
+                        "a change inside one sentence never does; check the lines around it by eye")
     return problems
 
 
-def _grounding(proposal: Proposal, finding: Finding) -> tuple[bool, str]:
+def _grounding(proposal: Proposal, finding: Finding, article_text: str,
+               evidence: Evidence) -> tuple[bool, str]:
     verified = [s for s in proposal.sources if s.status == SOURCE_VERIFIED]
     if not proposal.sources:
         if proposal.action == DELETE or not proposal.replacement:
@@ -288,57 +437,89 @@ def _grounding(proposal: Proposal, finding: Finding) -> tuple[bool, str]:
     if not verified:
         return False, "no source verified: " + "; ".join(
             f"{s.evidence_id or s.url or 'source'} {s.status} ({s.reason})" for s in proposal.sources)
-    introduced = numbers_in(proposal.replacement) - numbers_in(finding.text)
-    quoted = set().union(*(numbers_in(s.quote) for s in verified))
-    missing = sorted(introduced - quoted)
+
+    def doc_of(source: Source) -> Document:
+        return evidence.document(source.location["evidence_id"])
+
+    names = subject_names(finding, article_text, proposal.replacement) if proposal.replacement else []
+    if names:
+        about = [s for s in verified if names_subject(names, doc_of(s), s.location)]
+        if not about:
+            return False, (f"the quote does not name {', '.join(names)} (nor do its table row, or in prose the "
+                           f"{SUBJECT_WINDOW} characters around it and its document's title): it may be about "
+                           "something else")
+        verified = about
+    article_lang = language(article_text)
+    in_span = numbers_in(finding.text, article_lang)
+    dates, figures = _scan(proposal.replacement, article_lang)
+    quoted_dates: set[str] = set()
+    quoted: list[Figure] = []
+    for source in verified:
+        source_dates, source_figures = _scan(source.quote, language(doc_of(source).text or ""))
+        quoted_dates |= source_dates
+        quoted += source_figures
+    missing = set(dates - in_span - quoted_dates)
+    rounded = []
+    for figure in figures:
+        if any(_canon(v) in in_span or _canon(v) in quoted_dates for v in figure.values):
+            continue        # in the span already, or the year of a quoted date ("2001" from "2 janvier 2001")
+        how = support(figure, quoted)
+        if how is None:
+            missing.add(_canon(figure.values[0]))
+        elif how:
+            rounded.append(f"{figure.written} {how}")
     if missing:
-        return False, (f"the replacement introduces {', '.join(missing)}, not in any verified quote")
+        return False, f"the replacement introduces {', '.join(sorted(missing))}, not in any verified quote"
     first = verified[0]
-    return True, f"{first.evidence_id or first.url}: {first.reason}"
+    return True, f"{first.evidence_id or first.url}: {first.reason}" + "".join(f"; {r}" for r in rounded)
 
 
 def verify(article_text: str, findings: dict[str, Finding], proposals: list[Proposal],
            evidence: Evidence) -> list[Proposal]:
-    """Check every proposal's sources and edits; mutates the proposals in place and returns the same list.
+    """Check every proposal's sources and edits; return the checked proposals (new objects, same order).
 
     ``replace``/``delete`` end ``verified`` or ``needs_review`` (``failed`` when the proposal targets
     no finding of the article, or deletes a span that is not boilerplate or an artifact); ``keep``
     and ``needs_human`` keep that status; a ``failed`` proposal stays failed. Sources are checked in
-    every case.
+    every case. The proposals given are left as they were.
     """
     seen: set[str] = set()
-    for proposal in proposals:
-        for source in proposal.sources:
-            check_source(source, evidence)
-        finding = findings.get(proposal.finding_id)
-        if proposal.status == FAILED:
-            continue
-        if proposal.action not in (REPLACE, DELETE, KEEP, NEEDS_HUMAN):
-            _fail(proposal, f"unknown action {proposal.action!r}")
-            continue
-        if finding is None:
-            _fail(proposal, f"no finding with id {proposal.finding_id!r} in this article: "
-                            "a proposal may only change its own finding's span")
-            continue
-        if article_text[finding.start:finding.end] != finding.text:
-            _fail(proposal, f"finding {finding.id} no longer matches the article text at {finding.start}-{finding.end}")
-            continue
-        if proposal.finding_id in seen:
-            _fail(proposal, f"a second proposal for finding {finding.id}; only the first is kept")
-            continue
-        seen.add(proposal.finding_id)
-        if proposal.action in (KEEP, NEEDS_HUMAN):
-            proposal.status = proposal.action
-            continue
-        forbidden = _forbidden_deletion(proposal, finding)
-        if forbidden:
-            _fail(proposal, forbidden)
-            continue
-        problems = _edit_problems(proposal, finding)
-        grounded, reason = _grounding(proposal, finding)
-        if grounded and not problems:
-            proposal.status, proposal.status_reason = VERIFIED, reason
-        else:
-            proposal.status = NEEDS_REVIEW
-            proposal.status_reason = "; ".join(problems + ([] if grounded else [reason]))
-    return proposals
+    result = []
+    for given in proposals:
+        proposal = replace(given, sources=[check_source(s, evidence).applied(s) for s in given.sources])
+        if proposal.action == DELETE:
+            proposal.replacement = ""   # a deletion carries no text
+        result.append(_judged(proposal, findings, article_text, evidence, seen))
+    return result
+
+
+def _failed(proposal: Proposal, reason: str) -> Proposal:
+    return replace(proposal, status=FAILED, status_reason=reason, error=proposal.error or reason)
+
+
+def _judged(proposal: Proposal, findings: dict[str, Finding], article_text: str, evidence: Evidence,
+            seen: set[str]) -> Proposal:
+    finding = findings.get(proposal.finding_id)
+    if proposal.status == FAILED:
+        return proposal
+    if proposal.action not in (REPLACE, DELETE, KEEP, NEEDS_HUMAN):
+        return _failed(proposal, f"unknown action {proposal.action!r}")
+    if finding is None:
+        return _failed(proposal, f"no finding with id {proposal.finding_id!r} in this article: "
+                                 "a proposal may only change its own finding's span")
+    if article_text[finding.start:finding.end] != finding.text:
+        return _failed(proposal, f"finding {finding.id} no longer matches the article text at "
+                                 f"{finding.start}-{finding.end}")
+    if proposal.finding_id in seen:
+        return _failed(proposal, f"a second proposal for finding {finding.id}; only the first is kept")
+    seen.add(proposal.finding_id)
+    if proposal.action in (KEEP, NEEDS_HUMAN):
+        return replace(proposal, status=proposal.action)
+    forbidden = _forbidden_deletion(proposal, finding)
+    if forbidden:
+        return _failed(proposal, forbidden)
+    problems = _edit_problems(proposal, finding)
+    grounded, reason = _grounding(proposal, finding, article_text, evidence)
+    if grounded and not problems:
+        return replace(proposal, status=VERIFIED, status_reason=reason)
+    return replace(proposal, status=NEEDS_REVIEW, status_reason="; ".join(problems + ([] if grounded else [reason])))

@@ -44,9 +44,9 @@ def test_tokens_fold_accents_case_stopwords_and_plurals():
     assert tokens("cœur 2024") == ["coeur", "2024"]
 
 
-def test_passages_group_three_sentences():
-    text = "Un. Deux. Trois. Quatre.\nCinq."
-    assert passages(text) == ["Un. Deux. Trois.", "Quatre. Cinq."]
+def test_passages_are_whole_sentences_two_at_a_time_within_a_paragraph():
+    text = "Un. Deux. Trois. Quatre.\nCinq.\n\nSix."
+    assert passages(text) == ["Un. Deux.", "Trois. Quatre.", "Cinq.", "Six."]
 
 
 # ---------------------------------------------------------------- fetching
@@ -67,7 +67,8 @@ def test_gather_fetches_references_and_keeps_each_extract(pages, settings, tmp_p
     assert headers["User-Agent"] == ev.USER_AGENT
     assert ev.USER_AGENT.startswith("rewriter/") and "fact-checking" in ev.USER_AGENT
     assert found.to_dict() == [{"id": "E1", "kind": "reference", "url": url, "path": str(out / "E1.txt"),
-                                "title": doc.title, "read": True, "chars": len(doc.text), "error": None}]
+                                "title": doc.title, "read": True, "chars": len(doc.text), "error": None,
+                                "date": "", "provider": "", "license": ""}]
 
 
 def test_a_rerun_reads_the_cache_not_the_network(pages, settings, tmp_path):
