@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .claims import ArticleContext
@@ -20,6 +21,8 @@ class CorrectionsResult:
     proposals: list[Proposal] = field(default_factory=list)
     calls: list = field(default_factory=list)
     error: str | None = None
+    # Snippet ids offered to the model, per finding id, for the report.
+    offered: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _finding_line(finding: Finding, snippet_ids: list[str]) -> str:
@@ -33,20 +36,26 @@ def _finding_line(finding: Finding, snippet_ids: list[str]) -> str:
 
 
 def build_messages(text: str, chunk: tuple[int, int], findings: list[Finding], ctx: ArticleContext,
-                   evidence=None, *, evidence_tokens: int | None = None) -> tuple[list[dict], set[str]]:
-    """The corrections request for the findings of one chunk, and the snippet ids it offers.
+                   evidence=None, *, evidence_tokens: int | None = None,
+                   terms: Mapping[str, Sequence[str]] | None = None) -> tuple[list[dict], dict[str, list[str]]]:
+    """The corrections request for the findings of one chunk, and the snippet ids it offers per finding.
 
     Each finding gets up to :data:`SNIPPETS_PER_FINDING` snippets within ``evidence_tokens``
-    (``evidence.EVIDENCE_TOKENS`` by default). Each snippet is one line: its id, its document's
-    title, URL (or file) and date, then its text; a table row comes first, its column names after.
+    (``evidence.EVIDENCE_TOKENS`` by default), ranked also on ``terms[finding.id]`` (what the
+    research plan looked for). Each snippet is one line: its id, its document's title, URL (or
+    file) and date, then its text; a table row comes first, its column names after.
     """
     snippets: dict[str, Any] = {}
+    offered: dict[str, list[str]] = {}
     lines = []
     for finding in findings:
-        found = (evidence.snippets_for(finding, text, k=SNIPPETS_PER_FINDING, budget_tokens=evidence_tokens)
+        found = (evidence.snippets_for(finding, text, k=SNIPPETS_PER_FINDING, budget_tokens=evidence_tokens,
+                                       terms=(terms or {}).get(finding.id, ()))
                  if evidence else [])
         for snippet in found:
             snippets.setdefault(snippet.id, snippet)
+        if found:
+            offered[finding.id] = [s.id for s in found]
         lines.append(_finding_line(finding, [s.id for s in found]))
     evidence_lines = []
     for snippet in snippets.values():
@@ -56,13 +65,14 @@ def build_messages(text: str, chunk: tuple[int, int], findings: list[Finding], c
     prompt = render_prompt(
         TASK, article=text[chunk[0]:chunk[1]], findings="\n".join(lines),
         evidence="\n".join(evidence_lines) or "(none)", **ctx.prompt_variables())
-    return [{"role": "user", "content": prompt}], set(snippets)
+    return [{"role": "user", "content": prompt}], offered
 
 
-def _checker(findings: list[Finding], snippet_ids: set[str]):
+def _checker(findings: list[Finding]):
+    """Checks that make a reply unusable, so worth a re-ask. An evidence id that was never offered
+    is not one of them: verification marks that source ``not_found`` and says why, and the rest of
+    the reply is kept (a model that invents ids would invent them again)."""
     by_id = {f.id: f for f in findings}
-    # A snippet ("E2#1") or the whole document it comes from ("E2") may be cited.
-    citable = snippet_ids | {sid.split("#", 1)[0] for sid in snippet_ids}
 
     def check(data: dict[str, Any]) -> list[str]:
         problems = []
@@ -82,11 +92,6 @@ def _checker(findings: list[Finding], snippet_ids: set[str]):
             if p["action"] != REPLACE and p["replacement"]:
                 problems.append(f"proposals[{i}]: replacement must be empty for action {p['action']}.")
             for j, s in enumerate(p["sources"]):
-                if s["evidence_id"] and s["evidence_id"] not in citable:
-                    offered = ", ".join(sorted(snippet_ids)) or "none"
-                    problems.append(f"proposals[{i}].sources[{j}].evidence_id {s['evidence_id']!r} was not "
-                                    f"offered (offered: {offered}); cite one of those, or a URL with "
-                                    "an empty evidence_id.")
                 if not s["evidence_id"] and not s["url"]:
                     problems.append(f"proposals[{i}].sources[{j}] needs an evidence_id or a url.")
         missing = [f for f in by_id if f not in seen]
@@ -107,24 +112,26 @@ def _proposal(data: dict[str, Any]) -> Proposal:
 
 
 def propose(llm, text: str, chunk: tuple[int, int], findings: list[Finding], ctx: ArticleContext,
-            evidence=None) -> CorrectionsResult:
+            evidence=None, *, evidence_tokens: int | None = None,
+            terms: Mapping[str, Sequence[str]] | None = None) -> CorrectionsResult:
     """Ask for one proposal per finding of ``text[chunk]``; on failure every one is marked failed."""
     from .errors import LLMError
 
     if not findings:
         return CorrectionsResult()
-    messages, snippet_ids = build_messages(text, chunk, findings, ctx, evidence)
+    messages, offered = build_messages(text, chunk, findings, ctx, evidence, evidence_tokens=evidence_tokens,
+                                       terms=terms)
     try:
-        reply = llm.ask(TASK, messages, load_schema(TASK), check=_checker(findings, snippet_ids))
+        reply = llm.ask(TASK, messages, load_schema(TASK), check=_checker(findings))
     except LLMError as exc:
         if getattr(exc, "fatal", False):
             raise  # key rejected, model missing, server down: no later request can do better
         reason = str(exc)
-        return CorrectionsResult(calls=exc.calls, error=reason,
+        return CorrectionsResult(calls=exc.calls, error=reason, offered=offered,
                                  proposals=[failed_proposal(f, reason) for f in findings])
     order = {f.id: i for i, f in enumerate(findings)}
     proposals = sorted((_proposal(p) for p in reply.data["proposals"]), key=lambda p: order[p.finding_id])
-    return CorrectionsResult(proposals=proposals, calls=reply.calls)
+    return CorrectionsResult(proposals=proposals, calls=reply.calls, offered=offered)
 
 
 def failed_proposal(finding: Finding, reason: str) -> Proposal:

@@ -29,6 +29,8 @@ class RunOptions:
     encoding: str = "utf-8"
     today: dt.date | None = None
     research_limits: research.Limits = field(default_factory=research.Limits)
+    # Tokens of evidence offered per finding (None: evidence.EVIDENCE_TOKENS).
+    evidence_tokens: int | None = None
 
 
 @dataclass
@@ -122,11 +124,15 @@ def _run(path, settings: Settings, options: RunOptions, llm, on_stage, out_name)
 
     everything = sorted(findings + claim_findings, key=lambda f: f.start)
     proposals: list[Proposal] = []
+    terms = research.terms_for(plan, claim_findings)
+    offered: dict[str, list[str]] = {}
     with stage("corrections"):
         if online:
             for chunk in spans:
                 in_chunk = [f for f in everything if chunk[0] <= f.start < chunk[1]]
-                result = corrections.propose(llm, text, chunk, in_chunk, ctx, gathered)
+                result = corrections.propose(llm, text, chunk, in_chunk, ctx, gathered,
+                                             evidence_tokens=options.evidence_tokens, terms=terms)
+                offered.update(result.offered)
                 calls += result.calls
                 proposals += result.proposals
                 if result.error:
@@ -143,6 +149,8 @@ def _run(path, settings: Settings, options: RunOptions, llm, on_stage, out_name)
     try:
         with stage("emit"):
             files = emit.write_outputs(out_dir, article, by_id, proposals, repo_path=repo_path)
+        if searched is not None:
+            searched.attach_offered(offered)
         report = build_report(article, repo_path, ctx, settings, findings, claim_findings, detection.references,
                               gathered, proposals, errors, calls, stage.seconds, online, plan, searched)
         files["report"] = out_dir / "report.json"

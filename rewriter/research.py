@@ -53,9 +53,26 @@ class ResearchResult:
     def search_count(self) -> int:
         return sum(1 for s in self.searches if s["status"] != "cached")
 
+    def attach_offered(self, offered: dict[str, list[str]]) -> None:
+        """Record, per item, the snippets the corrections request offered for its findings."""
+        for item in self.items:
+            item["snippets"] = {fid: offered[fid] for fid in item["finding_ids"] if fid in offered}
+
     def to_dict(self) -> dict[str, Any]:
         return {"providers": self.providers, "items": self.items, "searches": self.searches,
                 "pages": self.pages, "dropped": self.dropped, "seconds": round(self.seconds, 4)}
+
+
+def terms_for(plan: list[ResearchItem], claims: list) -> dict[str, list[str]]:
+    """What retrieval should also rank on, per finding: for a gap, what the plan looks for and its
+    queries (a claim carries its own reason, settle_with and queries in its payload)."""
+    claim_ids = {c.id for c in claims}
+    terms: dict[str, list[str]] = {}
+    for item in plan:
+        for fid in item.finding_ids:
+            if fid not in claim_ids:
+                terms.setdefault(fid, []).extend([item.looking_for, *(q.text for q in item.queries)])
+    return terms
 
 
 def choose_queries(plan: list[ResearchItem], limits: Limits, providers: int

@@ -202,6 +202,7 @@ def test_the_prompt_shows_each_snippet_with_its_document_and_stays_within_the_si
     messages, offered = corrections.build_messages(article, (0, len(article)), findings,
                                                    ArticleContext("2026-01-01", "fr"), found)
     prompt = messages[0]["content"]
+    offered = {sid for ids in offered.values() for sid in ids}
     assert offered and offered == found.offered
     evidence = prompt[prompt.index("<<<EVIDENCE"):]
     for sid in offered:

@@ -67,7 +67,7 @@ def finding(kind, text, subtype="x"):
 
 def test_corrections_check_names_what_to_fix():
     f1, f2 = finding(PLACEHOLDER, "[DONNÉES NÉCESSAIRES]"), finding(BOILERPLATE, "Publicité")
-    check = corrections._checker([f1, f2], {"E1"})
+    check = corrections._checker([f1, f2])
     reply = {"proposals": [
         {"finding_id": f1.id, "action": "replace", "replacement": "[DONNÉES NÉCESSAIRES]", "rationale": "r",
          "confidence": 0.5, "sources": [{"evidence_id": "E9", "url": "", "title": "", "publisher": "",
@@ -77,20 +77,19 @@ def test_corrections_check_names_what_to_fix():
     ]}
     problems = "\n".join(check(reply))
     assert "replacement different from the original text" in problems
-    assert "'E9' was not offered" in problems
+    assert "E9" not in problems      # an id never offered is verify's to refuse, not a reason to re-ask
     assert "'pl-0000000000' is not one of the listed finding ids" in problems
     assert f"no proposal for finding id(s) {f2.id}" in problems
 
 
-def test_corrections_check_accepts_a_snippet_or_its_whole_document():
+def test_corrections_check_asks_for_an_id_or_a_url_but_never_re_asks_for_an_unoffered_id():
     f1 = finding(PLACEHOLDER, "[TBD]")
-    check = corrections._checker([f1], {"E2#1", "E2#3"})
+    check = corrections._checker([f1])
     reply = {"proposals": [{"finding_id": f1.id, "action": "replace", "replacement": "42 %", "rationale": "r",
                             "confidence": 0.5, "sources": [
                                 {"evidence_id": eid, "url": "", "title": "", "publisher": "", "date": "",
-                                 "quote": "q"} for eid in ("E2#1", "E2", "E3")]}]}
-    assert check(reply) == ["proposals[0].sources[2].evidence_id 'E3' was not offered (offered: E2#1, E2#3); "
-                            "cite one of those, or a URL with an empty evidence_id."]
+                                 "quote": "q"} for eid in ("E2#1", "E2", "E99#9", "")]}]}
+    assert check(reply) == ["proposals[0].sources[3] needs an evidence_id or a url."]
 
 
 def test_offline_proposals_delete_only_chrome_and_artifacts():
