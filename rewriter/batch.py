@@ -20,6 +20,7 @@ from typing import Any, Callable
 from .errors import InputError, RewriterError
 from .limiter import RateLimiter
 from .loader import atomic_write_text, discover
+from .outdirs import output_names
 from .pipeline import RunOptions, run_article
 from .resources import validate
 from .settings import Settings
@@ -90,22 +91,6 @@ def _outcome(path: Path, fn: Callable[[], Any]) -> ArticleOutcome:
         requests=usage["requests"], prompt_tokens=usage["prompt_tokens"],
         completion_tokens=usage["completion_tokens"], cache_hits=usage["cache_hits"],
         seconds=time.perf_counter() - start, out_dir=str(result.out_dir))
-
-
-def output_names(paths: list[Path], folder: Path) -> dict[Path, str]:
-    """Each article's folder under out/: its stem, as with `rewriter run`, unless two articles share
-    a stem (``a/x.txt``, ``b/x.txt``, ``x.md``): then its path below FOLDER, suffix included."""
-    stems = Counter(p.stem for p in paths)
-    names = {}
-    for p in paths:
-        if stems[p.stem] == 1:
-            names[p] = p.stem
-        else:
-            try:
-                names[p] = p.relative_to(folder).as_posix()
-            except ValueError:
-                names[p] = p.name
-    return names
 
 
 def run_batch(folder: str | Path, settings: Settings, options: RunOptions, *, concurrency: int = 4,
