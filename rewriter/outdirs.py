@@ -84,3 +84,22 @@ def output_name(path: Path) -> str:
     """The folder below ``--out`` of one article run on its own (`rewriter run`)."""
     return output_names([path])[path]
 
+
+def check_writable(out_root: Path) -> None:
+    """Create ``out_root`` if need be and prove a file can be written there, before any work is done.
+
+    Raises :class:`~rewriter.errors.OutputError` with one line otherwise: a folder without write
+    permission, or a path that runs through a regular file.
+    """
+    import tempfile
+
+    from .errors import OutputError
+
+    try:
+        out_root.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out_root, prefix=".rewriter-probe-"):
+            pass
+    except OSError as exc:
+        reason = "it is a file, not a folder" if isinstance(exc, FileExistsError) else exc.strerror or exc
+        raise OutputError(f"{out_root}: cannot write results there ({reason}); "
+                          "choose another --out folder") from None
