@@ -132,7 +132,7 @@ def _signals_interrupt():
         yield
     finally:
         for s, h in previous.items():
-            signal.signal(s, h)
+            signal.signal(s, signal.SIG_DFL if h is None else h)   # None: not set from Python
 
 
 def write_summary(out_root: Path, result: BatchResult) -> Path:

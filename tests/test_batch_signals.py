@@ -24,7 +24,7 @@ from tests.conftest import REPO, SEEDS
 from tests.editor_model import EditorModel
 from tests.fake_llm import FakeLLM
 
-LATENCY = 0.25
+LATENCY = 0.4
 TYPO = {"gagnéune": ("typo", "gagné une", "https://fr.wiktionary.org/wiki/gagner",
                      "gagner : verbe du premier groupe.")}
 # `rewriter ...` as the console script runs it. A shell without job control starts background jobs
@@ -101,3 +101,24 @@ def test_a_signalled_batch_writes_its_summary_and_resumes_without_repeating_a_re
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["interrupted"] is False and summary["failed"] == []
     assert sum(a["cache_hits"] for a in summary["articles"]) == len(first)
+
+
+def test_a_second_signal_quits_at_once_and_the_summary_is_already_written(tmp_path):
+    folder, out = tmp_path / "articles", tmp_path / "out"
+    folder.mkdir()
+    for seed in SEEDS:
+        shutil.copy(seed, folder / seed.name)
+    with FakeLLM(responder=EditorModel(claims=TYPO), latency=5.0) as fake:
+        env = {**os.environ, "MISTRAL_BASE_URL": fake.base_url, "REWRITER_MODEL": "fake-model"}
+        proc = subprocess.Popen([sys.executable, "-c", CLI, "batch", str(folder), "--out", str(out), "-j", "2"],
+                                cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wait_for(lambda: len(fake.chat_records) >= 2, proc, "two requests in flight")
+        proc.send_signal(signal.SIGTERM)
+        wait_for(lambda: (out / "summary.json").exists(), proc, "the summary written on the first signal")
+        proc.send_signal(signal.SIGTERM)          # the replies are 5 s away: this one must not wait
+        proc.communicate(timeout=3)
+    assert proc.returncode == -signal.SIGTERM
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert schema_errors(summary, "summary") == [] and summary["interrupted"] is True
+    assert [a["ok"] for a in summary["articles"]] == [False] * len(SEEDS)
+    assert all("not run; the batch was interrupted by SIGTERM" in a["error"] for a in summary["articles"])
