@@ -3,23 +3,32 @@
 One bad article or failing call never stops the others. All workers share
 one client and one rate limiter. Finished requests are cached, so an
 interrupted batch run again completes without asking for them twice.
+
+SIGINT and SIGTERM stop it the same way: no new article starts and no new
+request is sent, the replies in flight land in the cache, summary.json lists
+what was done and what was not run, and :class:`~rewriter.errors.Interrupted`
+says so in one line. A second signal quits at once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import signal
 import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import InputError, RewriterError
+from . import console
+from .errors import InputError, Interrupted, OutputError, RewriterError
 from .limiter import RateLimiter
-from .loader import atomic_write_text, discover
+from .loader import atomic_write, discover
+from .outdirs import check_writable, output_names
 from .pipeline import RunOptions, run_article
 from .resources import validate
 from .settings import Settings
@@ -69,10 +78,13 @@ class BatchResult:
         }
 
 
-def _outcome(path: Path, fn: Callable[[], Any]) -> ArticleOutcome:
+def _outcome(path: Path, fn: Callable[[], Any]) -> ArticleOutcome | None:
+    """What running one article came to; None if the batch stopped it before it finished."""
     start = time.perf_counter()
     try:
         result = fn()
+    except Interrupted:
+        return None
     except RewriterError as exc:
         message = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
         return ArticleOutcome(str(path), ok=False, error=message, seconds=time.perf_counter() - start,
@@ -92,20 +104,50 @@ def _outcome(path: Path, fn: Callable[[], Any]) -> ArticleOutcome:
         seconds=time.perf_counter() - start, out_dir=str(result.out_dir))
 
 
-def output_names(paths: list[Path], folder: Path) -> dict[Path, str]:
-    """Each article's folder under out/: its stem, as with `rewriter run`, unless two articles share
-    a stem (``a/x.txt``, ``b/x.txt``, ``x.md``): then its path below FOLDER, suffix included."""
-    stems = Counter(p.stem for p in paths)
-    names = {}
-    for p in paths:
-        if stems[p.stem] == 1:
-            names[p] = p.stem
-        else:
-            try:
-                names[p] = p.relative_to(folder).as_posix()
-            except ValueError:
-                names[p] = p.name
-    return names
+class _Signalled(KeyboardInterrupt):
+    """SIGINT or SIGTERM, raised in the main thread like Ctrl-C so the batch unwinds the same way."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+@contextmanager
+def _signals_interrupt():
+    """While the batch runs, SIGINT and SIGTERM raise :class:`_Signalled`; after the first one, a
+    second signal of either kind quits at once (the default action). Signals the process was told
+    to ignore stay ignored; off the main thread, nothing changes (Python allows no handler there)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    handled = [s for s in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(s) is not signal.SIG_IGN]
+
+    def handler(signum, frame):
+        for s in handled:
+            signal.signal(s, signal.SIG_DFL)
+        raise _Signalled(signal.Signals(signum).name)
+
+    previous = {s: signal.signal(s, handler) for s in handled}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, signal.SIG_DFL if h is None else h)   # None: not set from Python
+
+
+def write_summary(out_root: Path, result: BatchResult) -> Path:
+    """``out_root/summary.json``, checked against ``schemas/summary.json``, written atomically."""
+    summary = result.summary()
+    validate(summary, "summary")
+    path = out_root / "summary.json"
+    # A file name with undecodable bytes holds lone surrogates: written as JSON escapes.
+    data = (json.dumps(summary, ensure_ascii=False, indent=2) + "\n").encode("utf-8", "backslashreplace")
+    try:
+        atomic_write(path, data)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write the batch summary ({exc.strerror or exc}); "
+                          "choose another --out folder") from None
+    return path
 
 
 def run_batch(folder: str | Path, settings: Settings, options: RunOptions, *, concurrency: int = 4,
@@ -114,64 +156,99 @@ def run_batch(folder: str | Path, settings: Settings, options: RunOptions, *, co
     """Run every article under ``folder``; write ``<out_root>/summary.json`` even when interrupted.
 
     An error that every other article would meet too (key rejected, model not found, server
-    unreachable) stops the batch: articles not yet started are reported as not run.
+    unreachable) stops the batch: articles not yet started are reported as not run. SIGINT,
+    SIGTERM or a KeyboardInterrupt stop it too (see the module's docstring), and end in
+    :class:`~rewriter.errors.Interrupted` once summary.json is written. An ``--out`` that cannot
+    be written is an :class:`~rewriter.errors.OutputError` before any request is made.
     """
     folder = Path(folder)
     paths = discover([folder])
     if not paths:
         raise InputError(f"{folder}: no .txt, .md or .markdown article in this folder")
+    check_writable(options.out_root)
     if on_start:
         on_start(len(paths))
     names = output_names(paths, folder)
-    llm = None
+    llm = limiter = None
     if settings.model_enabled:
         from .client import build_client
         limiter = RateLimiter(settings.requests_per_second, settings.tokens_per_minute)
         llm = build_client(settings, limiter=limiter)
     start = time.perf_counter()
     outcomes: dict[Path, ArticleOutcome] = {}
-    interrupted = False
     pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="rewriter")
-    stop = threading.Event()   # set by the first error that every other article would meet too
+    stop = threading.Event()   # no article starts once set: a fatal error or an interrupt
 
     def work(path: Path) -> ArticleOutcome | None:
         if stop.is_set():
             return None
         outcome = _outcome(path, lambda: run_article(path, settings, options, llm=llm, out_name=names[path]))
-        if outcome.fatal:
+        if outcome is not None and outcome.fatal:
             stop.set()
         return outcome
 
-    futures = {pool.submit(work, p): p for p in paths}
-    stopped_by = None
-    try:
-        for future in as_completed(futures):
-            outcome = future.result()
-            if outcome is None:
-                continue
-            outcomes[futures[future]] = outcome
-            if on_done:
-                on_done(outcome)
-            if outcome.fatal:
-                stopped_by = outcome.error
-                break
-    except KeyboardInterrupt:
-        interrupted = True
-        raise
-    finally:
-        # Articles in flight finish (their replies land in the cache); those not started never start.
-        pool.shutdown(wait=True, cancel_futures=True)
-        for future, path in futures.items():
-            if path not in outcomes and future.done() and not future.cancelled() and future.result():
-                outcomes[path] = future.result()
-            elif path not in outcomes and stopped_by:
-                outcomes[path] = ArticleOutcome(str(path), ok=False,
-                                                error=f"{path}: not run; the batch stopped after: {stopped_by}")
-        result = BatchResult([outcomes[p] for p in paths if p in outcomes], time.perf_counter() - start,
-                             interrupted)
-        summary = result.summary()
-        validate(summary, "summary")
-        atomic_write_text(options.out_root / "summary.json", json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
-        if llm is not None:
-            llm.close()
+    def stop_all() -> None:
+        stop.set()
+        if limiter is not None:
+            limiter.close()      # requests in flight finish; no new one is sent
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    futures: dict[Path, Any] = {}
+    stopped_by = interrupted_by = None
+
+    def result_so_far() -> tuple[BatchResult, int]:
+        """Every article: its outcome, or "not run" with the reason once the batch has stopped."""
+        reason = (f"the batch stopped after: {stopped_by}" if stopped_by else
+                  f"the batch was interrupted by {interrupted_by}" if interrupted_by else None)
+        listed, not_run = [], 0
+        for path in paths:
+            future = futures.get(path)
+            outcome = outcomes.get(path)
+            if outcome is None and future is not None and future.done() and not future.cancelled():
+                outcome = future.result()
+            if outcome is None and reason:
+                outcome = ArticleOutcome(str(path), ok=False, error=f"{path}: not run; {reason}")
+                not_run += 1
+            if outcome is not None:
+                listed.append(outcome)
+        return BatchResult(listed, time.perf_counter() - start, interrupted_by is not None), not_run
+
+    with _signals_interrupt():
+        try:
+            for path in paths:
+                futures[path] = pool.submit(work, path)
+            path_of = {future: path for path, future in futures.items()}
+            for future in as_completed(path_of):
+                outcome = future.result()
+                if outcome is None:
+                    continue
+                outcomes[path_of[future]] = outcome
+                if on_done:
+                    on_done(outcome)
+                if outcome.fatal:
+                    stopped_by = outcome.error
+                    stop_all()
+                    break
+        except KeyboardInterrupt as exc:
+            interrupted_by = exc.name if isinstance(exc, _Signalled) else "SIGINT"
+            stop_all()
+            # Written now, in case the wait below is cut short by a second signal or a SIGKILL.
+            write_summary(options.out_root, result_so_far()[0])
+            in_flight = sum(1 for f in futures.values() if f.running())
+            if in_flight:
+                console.status(f"interrupted by {interrupted_by}: no new request is sent; waiting for the "
+                               f"replies of {in_flight} article(s) in flight (a second signal quits at once)")
+        finally:
+            # Articles in flight finish their current request (its reply lands in the cache).
+            pool.shutdown(wait=True, cancel_futures=True)
+            if llm is not None:
+                llm.close()
+            result, not_run = result_so_far()
+            summary_path = write_summary(options.out_root, result)
+    if interrupted_by:
+        error = Interrupted(f"batch interrupted by {interrupted_by}: {len(paths) - not_run} of {len(paths)} "
+                            f"article(s) done, {not_run} not run (listed in {summary_path}); run the same "
+                            "command again to resume: finished requests come from the cache")
+        error.result = result  # type: ignore[attr-defined]
+        raise error
     return result

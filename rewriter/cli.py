@@ -156,15 +156,17 @@ def run(article, offline, out_root, sources_dir, fetch, encoding, **options):
     review with `rewriter review OUT/<stem>`, then `rewriter apply OUT/<stem>`.
     """
     from .console import err, out, status
+    from .outdirs import check_writable
     from .pipeline import run_article
     from .tables import run_summary
 
     settings = settings_from(options, offline=offline)
     if not settings.model_enabled and not offline:
         status(offline_hint(settings))
+    run_options = run_options_from(out_root, sources_dir, fetch, encoding)
+    check_writable(run_options.out_root)   # before any request is spent
     with err.status("starting…") as spinner:
-        result = run_article(article, settings, run_options_from(out_root, sources_dir, fetch, encoding),
-                             on_stage=lambda name: spinner.update(f"{name}…"))
+        result = run_article(article, settings, run_options, on_stage=lambda name: spinner.update(f"{name}…"))
     err.print(run_summary(result.report))
     out(str(result.files["report"]))
     if result.report["errors"]:
@@ -191,13 +193,17 @@ def batch(folder, concurrency, requests_per_second, tokens_per_minute, offline, 
     \b
     Results go to OUT/<stem>/ as with `rewriter run`, and OUT/summary.json.
     One bad article never stops the others. Exit status: 0 all done,
-    1 some articles failed (listed), 2 usage error. Interrupted? Run it
-    again: finished requests come from the cache.
+    1 some articles failed or were not run (listed), or OUT cannot be
+    written, 2 usage error. Ctrl-C or SIGTERM: no new request is sent,
+    replies in flight land in the cache, OUT/summary.json lists what was
+    not run (a second signal quits at once). Run it again: finished
+    requests come from the cache.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from .batch import run_batch
     from .console import err, out, status
+    from .outdirs import check_writable
     from .tables import batch_summary
 
     settings = settings_from(options, offline=offline, requests_per_second=requests_per_second,
@@ -205,6 +211,7 @@ def batch(folder, concurrency, requests_per_second, tokens_per_minute, offline, 
     if not settings.model_enabled and not offline:
         status(offline_hint(settings))
     run_options = run_options_from(out_root, sources_dir, fetch, encoding)
+    check_writable(run_options.out_root)   # one line, before the progress bar and any request
     totals = {"requests": 0, "tokens": 0, "errors": 0}
     progress = Progress(TextColumn("articles"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), console=err, transient=False)

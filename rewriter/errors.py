@@ -33,3 +33,7 @@ class OutputError(RewriterError):
 
 class ApplyError(RewriterError):
     """An approved change could not be applied safely."""
+
+
+class Interrupted(RewriterError):
+    """The work was stopped (SIGINT, SIGTERM) before it was done; what was done is kept."""

@@ -2,13 +2,15 @@
 
 Requests per second and tokens per minute are token buckets; a Retry-After
 seen by any worker pauses them all, so concurrency never turns into a storm
-of 429s.
+of 429s. Closing it (an interrupted batch) lets no further request go.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+
+from .errors import Interrupted
 
 
 class RateLimiter:
@@ -25,6 +27,7 @@ class RateLimiter:
         self._paused_until = now
         self._estimates = threading.local()
         self.pauses = 0
+        self.closed = False
 
     def _refill(self, now: float) -> None:
         if self.tokens_per_minute:
@@ -45,9 +48,14 @@ class RateLimiter:
         return delay
 
     def acquire(self, estimated_tokens: int = 0) -> None:
-        """Block until one request of about ``estimated_tokens`` tokens may be sent."""
+        """Block until one request of about ``estimated_tokens`` tokens may be sent.
+
+        Raises :class:`~rewriter.errors.Interrupted` once the limiter is closed, waiters included.
+        """
         with self._cond:
             while True:
+                if self.closed:
+                    raise Interrupted("no new request: the batch is stopping")
                 now = self._clock()
                 self._refill(now)
                 delay = self._delay(now, estimated_tokens)
@@ -72,4 +80,10 @@ class RateLimiter:
             if until > self._paused_until:
                 self._paused_until = until
                 self.pauses += 1
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        """Let no further request go: waiting workers and later ones get ``Interrupted``."""
+        with self._cond:
+            self.closed = True
             self._cond.notify_all()

@@ -14,6 +14,7 @@ from . import __version__, claims, corrections, detect, emit, evidence, research
 from .errors import OutputError
 from .loader import Article, atomic_write_text, load, repo_root_of
 from .models import Finding, Proposal
+from .outdirs import output_name
 from .settings import Settings
 from .text import chunks, language, stated_date
 
@@ -68,6 +69,9 @@ def run_article(path: str | Path, settings: Settings, options: RunOptions | None
                 llm=None, on_stage: Callable[[str], None] | None = None, out_name: str | None = None) -> RunResult:
     """Run every stage on one article and write ``out/<stem>/`` (or ``out/<out_name>/``).
 
+    The folder's name comes from :func:`rewriter.outdirs.output_name` (batch passes
+    :func:`rewriter.outdirs.output_names`), so it stays inside ``options.out_root``.
+
     ``llm`` may be shared (batch). A key, model or server error that every later request would
     meet too is raised; any other failure of a model stage is recorded in the report.
     """
@@ -89,7 +93,7 @@ def _run(path, settings: Settings, options: RunOptions, llm, on_stage, out_name)
     findings: list[Finding] = list(detection.findings)
     ctx = claims.ArticleContext(today=(options.today or dt.date.today()).isoformat(),
                                 language=language(text), date=stated_date(text))
-    out_dir = options.out_root / (out_name or article.stem)
+    out_dir = options.out_root / (out_name or output_name(article.path))
     calls: list = []
     errors: list[dict[str, str]] = []
     claim_findings: list[Finding] = []

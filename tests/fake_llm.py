@@ -10,6 +10,12 @@ In tests::
 
     from tests.fake_llm import FakeLLM, Fault, fake_llm   # fake_llm is a pytest fixture
 
+Each recorded :class:`Request` carries ``received`` and ``replied`` (``time.monotonic()``) and the
+``status`` answered, so a test can tell which requests were sent, or answered, before or during
+some moment. The module
+needs no pytest unless the fixture is used: ``python -m tests.fake_llm`` and ``bench/`` work
+after a plain ``pip install -e .``.
+
     with FakeLLM(api_key="sk-test") as fake:
         fake.enqueue({"claims": []}, Fault.rate_limited(retry_after=0.2), "not json")
         client = build_client(fake.settings(cache_dir=tmp_path))
@@ -61,9 +67,12 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
-import pytest
-
 from rewriter.resources import load_schema
+
+try:
+    import pytest
+except ImportError:  # standalone and bench use (`pip install -e .`): only the fixture needs pytest
+    pytest = None
 
 # Parameters Mistral answers with HTTP 422 "Extra inputs are not permitted".
 FORBIDDEN_PARAMS = ("seed", "max_completion_tokens", "stream_options", "user", "store")
@@ -128,6 +137,9 @@ class Request:
     path: str
     headers: dict[str, str]  # names lower-cased
     body: Any  # parsed JSON, or None
+    received: float = field(default_factory=time.monotonic)  # when the whole request had arrived
+    replied: float | None = None  # when the response was written; None if none was (drop, client gone)
+    status: int | None = None     # the HTTP status answered
 
 
 def auto_reply(body: dict) -> dict:
@@ -216,10 +228,15 @@ class FakeLLM:
         return f"http://{host}:{port}/v1"
 
     @property
+    def chat_records(self) -> list[Request]:
+        """The chat completion requests, in order, with their times."""
+        with self._lock:
+            return [r for r in self.requests if r.method == "POST" and r.path.endswith("/chat/completions")]
+
+    @property
     def chat_requests(self) -> list[dict]:
         """Bodies of the chat completion requests, in order."""
-        with self._lock:
-            return [r.body for r in self.requests if r.method == "POST" and r.path.endswith("/chat/completions")]
+        return [r.body for r in self.chat_records]
 
     def enqueue(self, *replies: Any) -> "FakeLLM":
         with self._lock:
@@ -282,7 +299,8 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self):
-        self.fake._record(Request("GET", self.path, _headers(self.headers), None))
+        self._request = Request("GET", self.path, _headers(self.headers), None)
+        self.fake._record(self._request)
         if not self._authorized():
             return
         if self.path.rstrip("/") != "/v1/models":
@@ -296,7 +314,8 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(self.rfile.read(length) or b"null")
         except ValueError:
             body = None
-        self.fake._record(Request("POST", self.path, _headers(self.headers), body))
+        self._request = Request("POST", self.path, _headers(self.headers), body)
+        self.fake._record(self._request)
         if not self._authorized():
             return
         if self.path.rstrip("/") != "/v1/chat/completions":
@@ -362,6 +381,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
+            self.wfile.flush()
+            self._request.replied, self._request.status = time.monotonic(), status
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up waiting (a timeout test): nothing to tell it
 
@@ -388,11 +409,12 @@ def _error_body(status: int) -> dict:
     return {"object": "error", "message": f"fake_llm: injected HTTP {status}", "type": "fake_llm"}
 
 
-@pytest.fixture
-def fake_llm():
-    """A running FakeLLM with no key check; enqueue replies, then point settings at ``fake_llm.settings()``."""
-    with FakeLLM() as fake:
-        yield fake
+if pytest is not None:
+    @pytest.fixture
+    def fake_llm():
+        """A running FakeLLM with no key check; enqueue replies, then point settings at ``fake_llm.settings()``."""
+        with FakeLLM() as fake:
+            yield fake
 
 
 def load_script(path: str) -> list[Any]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -89,21 +88,28 @@ def test_a_failing_call_fails_its_article_only(folder, tmp_path):
 
 
 def test_a_burst_of_429s_pauses_everyone_and_every_article_completes(folder, tmp_path):
-    burst = 6
+    burst, pause = 6, 0.3
     with FakeLLM(responder=editor()) as fake:
-        fake.enqueue(*[Fault.rate_limited(retry_after=0.3) for _ in range(burst)])
+        fake.enqueue(*[Fault.rate_limited(retry_after=pause) for _ in range(burst)])
         settings = fake.settings(cache_dir=tmp_path / "cache", max_retry_wait=1.0)
         from rewriter.pipeline import RunOptions
-        start = time.monotonic()
         result = run_batch(folder, settings, RunOptions(out_root=tmp_path / "out"), concurrency=4)
-        elapsed = time.monotonic() - start
-        requests = len(fake.chat_requests)
+        records = fake.chat_records
     assert [o.ok for o in result.outcomes] == [True] * len(SEEDS)
-    assert requests == 2 * len(SEEDS) + burst          # bounded: each 429 costs exactly one retry
-    assert elapsed >= 0.3                              # Retry-After was honoured
+    assert len(records) == 2 * len(SEEDS) + burst      # bounded: each 429 costs exactly one retry
+    limited = [r.replied for r in records if r.status == 429]
+    assert len(limited) == burst
+    # From the server's clock: after each 429, no worker sends anything until Retry-After has
+    # passed. GRACE allows for a request already on its way when the 429 went out.
+    GRACE = 0.1
+    for answered in limited:
+        during = [r.received - answered for r in records if answered + GRACE < r.received < answered + pause]
+        assert during == [], f"requests sent {during} s into a {pause} s pause"
+    assert max(r.received for r in records) - min(limited) >= pause
 
 
 def test_an_interrupted_batch_resumes_without_repeating_finished_requests(folder, tmp_path):
+    from rewriter.errors import Interrupted
     from rewriter.pipeline import RunOptions
 
     done = []
@@ -115,12 +121,14 @@ def test_an_interrupted_batch_resumes_without_repeating_finished_requests(folder
     with FakeLLM(responder=editor()) as fake:
         settings = fake.settings(cache_dir=tmp_path / "cache")
         options = RunOptions(out_root=tmp_path / "out")
-        with pytest.raises(KeyboardInterrupt):
+        with pytest.raises(Interrupted, match="batch interrupted by SIGINT: .* not run"):
             run_batch(folder, settings, options, concurrency=2, on_done=interrupt_after_first)
         first = len(fake.chat_requests)
         interrupted = read_summary(tmp_path / "out")
         assert interrupted["interrupted"] is True
-        assert 1 <= len(interrupted["articles"]) < len(SEEDS)
+        assert len(interrupted["articles"]) == len(SEEDS)       # what was done, and what was not run
+        not_run = [a for a in interrupted["articles"] if "not run; the batch was interrupted" in (a["error"] or "")]
+        assert 1 <= len(not_run) < len(SEEDS) and set(interrupted["failed"]) == {a["path"] for a in not_run}
 
         result = run_batch(folder, settings, options, concurrency=2)
         bodies = [json.dumps(b["messages"], sort_keys=True) for b in fake.chat_requests]
@@ -178,3 +186,49 @@ def test_file_names_are_shown_as_they_are_not_as_markup(tmp_path):
                                 env={"COLUMNS": "200"})
     assert result.exit_code == 1
     assert "[bold]brief.txt" in result.stderr and "[red]cassé.txt" in result.stderr
+
+
+def test_an_out_folder_that_cannot_be_written_is_one_line_before_any_request(folder, tmp_path):
+    blocker = tmp_path / "file"           # a path through a regular file: even root cannot write there
+    blocker.write_text("not a folder")
+    with FakeLLM(responder=editor()) as fake:
+        env = {"MISTRAL_BASE_URL": fake.base_url, "REWRITER_MODEL": "fake-model"}
+        for command in (["batch", str(folder)], ["run", str(folder / SEEDS[0].name)]):
+            result = CliRunner().invoke(cli, [*command, "--out", str(blocker / "out")], env=env,
+                                        catch_exceptions=False)
+            assert result.exit_code == 1, result.output
+            assert result.stderr.strip().splitlines() == [
+                f"Error: {blocker / 'out'}: cannot write results there (Not a directory); choose another --out folder"]
+        assert fake.chat_requests == []   # refused before a single request was spent
+    assert blocker.read_text() == "not a folder"
+
+
+def test_a_read_only_out_folder_is_one_line(folder, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    out.chmod(0o555)
+    try:
+        try:
+            (out / "probe").touch()
+        except PermissionError:
+            pass
+        else:   # root, or CAP_DAC_OVERRIDE: the mode is not enforced; the test above covers that case
+            pytest.skip("this user writes through a read-only mode")
+        result = CliRunner().invoke(cli, ["batch", str(folder), "--offline", "--out", str(out)],
+                                    catch_exceptions=False)
+    finally:
+        out.chmod(0o755)
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"Error: {out}: cannot write results there (Permission denied); choose another --out folder")
+    assert list(out.iterdir()) == []
+
+
+def test_a_summary_json_folder_planted_in_out_is_one_line(folder, tmp_path):
+    (tmp_path / "out" / "summary.json").mkdir(parents=True)
+    result = CliRunner().invoke(cli, ["batch", str(folder), "--offline", "--out", str(tmp_path / "out")],
+                                catch_exceptions=False)
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        f"Error: {tmp_path / 'out' / 'summary.json'}: cannot write the batch summary (Is a directory)")
+    assert all((tmp_path / "out" / seed.stem / "report.json").exists() for seed in SEEDS)

@@ -83,3 +83,29 @@ def test_real_threads_share_one_pause():
     for t in threads:
         t.join(5)
     assert time.monotonic() - start >= 0.19
+
+
+def test_close_releases_waiting_workers_and_refuses_later_requests():
+    import pytest
+
+    from rewriter.errors import Interrupted
+
+    limiter = RateLimiter()
+    limiter.pause(30.0)            # every worker is waiting on a long Retry-After
+    stopped = []
+
+    def worker():
+        try:
+            limiter.acquire()
+        except Interrupted:
+            stopped.append(True)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    limiter.close()
+    for t in threads:
+        t.join(5)
+    assert stopped == [True] * 4 and not any(t.is_alive() for t in threads)
+    with pytest.raises(Interrupted, match="no new request"):
+        limiter.acquire()
