@@ -84,6 +84,8 @@ class Call:
     cached: bool
     attempt: int
     error: str | None = None
+    # Tokens a server-side tool spent (Mistral's usage.connector_tokens, e.g. web_search results).
+    connector_tokens: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -458,11 +460,12 @@ def _transient(exc: BaseException) -> bool:
 
 
 def _retry_after(exc: BaseException | None) -> float | None:
-    """Seconds the server asked us to wait: ``retry-after-ms``, or ``Retry-After`` in seconds or as an HTTP date."""
     response = getattr(exc, "response", None)
-    if response is None:
-        return None
-    headers = response.headers
+    return None if response is None else retry_after(response.headers)
+
+
+def retry_after(headers) -> float | None:
+    """Seconds the server asked us to wait: ``retry-after-ms``, or ``Retry-After`` in seconds or as an HTTP date."""
     try:
         if headers.get("retry-after-ms"):
             return max(0.0, float(headers["retry-after-ms"]) / 1000)

@@ -33,3 +33,7 @@ class OutputError(RewriterError):
 
 class ApplyError(RewriterError):
     """An approved change could not be applied safely."""
+
+
+class SearchError(RewriterError):
+    """A search provider could not answer (unreachable, refused, or not the documented shape)."""

@@ -32,10 +32,11 @@ import re
 import socket
 import ssl
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields, replace
 from html.parser import HTMLParser
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urldefrag, urlsplit
 
 import httpcore
@@ -56,7 +57,14 @@ Resolver = Callable[[str], list[str]]
 
 
 class FetchError(Exception):
-    """Why a URL could not be read, in words (``HTTP 404``, ``timed out after 20 s``, ``refused: …``)."""
+    """Why a URL could not be read, in words (``HTTP 404``, ``timed out after 20 s``, ``refused: …``).
+
+    ``transient``: a timeout or a dropped connection, worth trying again later.
+    """
+
+    def __init__(self, message: str, *, transient: bool = False):
+        super().__init__(message)
+        self.transient = transient
 
 
 @dataclass(frozen=True)
@@ -297,13 +305,14 @@ def http_request(method: str, url: str, *, headers: dict[str, str] | None = None
     except FetchError:
         raise
     except (httpx.TimeoutException, httpcore.TimeoutException):
-        raise FetchError(f"timed out after {total_seconds:g} s") from None
+        raise FetchError(f"timed out after {total_seconds:g} s", transient=True) from None
     except httpx.TooManyRedirects:
         raise FetchError(f"more than {MAX_REDIRECTS} redirects") from None
     except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
         raise FetchError(f"not a well-formed http(s) URL: {url!r} ({exc})") from None
-    except (httpx.HTTPError, httpx.StreamError, httpcore.NetworkError, httpcore.ProtocolError,
-            OSError, ValueError, UnicodeError, LookupError) as exc:
+    except (httpx.TransportError, httpcore.NetworkError, httpcore.ProtocolError) as exc:
+        raise FetchError(_cause(exc), transient=True) from None     # refused or dropped connections
+    except (httpx.HTTPError, httpx.StreamError, OSError, ValueError, UnicodeError, LookupError) as exc:
         raise FetchError(_cause(exc)) from None
 
 
@@ -373,7 +382,10 @@ def table_rows(text: str) -> str:
         if not (stripped.startswith("|") and stripped.endswith("|")):
             lines.append(line.rstrip())
         elif not _TABLE_RULE.match(stripped):
-            lines.append(" | ".join(cell.strip() for cell in stripped.strip("|").split("|")))
+            cells = [cell.strip() for cell in stripped.strip("|").split("|")]
+            while cells and not cells[-1]:
+                cells.pop()
+            lines.append(" | ".join(cells))
     return "\n".join(lines)
 
 
@@ -384,9 +396,9 @@ def extract_html(markup: str, url: str | None = None) -> tuple[str, str, str]:
 
     doc = trafilatura.bare_extraction(markup, url=url, favor_recall=True, include_comments=False,
                                       include_tables=True, with_metadata=True)
-    text = table_rows(doc.text) if doc is not None and doc.text else ""
-    title = html_title(markup) or (doc.title if doc is not None and doc.title else "")
-    date = (doc.date or "") if doc is not None else ""
+    text = table_rows(getattr(doc, "text", None) or "")
+    title = html_title(markup) or getattr(doc, "title", None) or ""
+    date = getattr(doc, "date", None) or ""
     return title, text or _strip_tags(markup), date
 
 

@@ -10,7 +10,9 @@ import socket
 import time
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from rewriter import fetch
 from rewriter.cache import JsonStore
@@ -56,7 +58,7 @@ def test_a_page_carries_its_size_hash_status_date_and_tables_as_rows(pages):
     assert "Mixtral 8x7B | 46,7 milliards | décembre 2023" in lines      # a figure in a table can be quoted
     assert not any(set(line) <= set("|- ") for line in lines)            # no markdown rule lines
     assert "Mentions légales" not in page.text
-    [(path, headers)] = pages.requests
+    [(_, headers)] = pages.requests
     assert headers["User-Agent"] == fetch.USER_AGENT
 
 
