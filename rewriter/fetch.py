@@ -10,7 +10,7 @@ Every URL that reaches :func:`fetch_page` may come from a model or an article, s
   the connection (DNS rebinding) cannot reach loopback. TLS is still verified against the host
   name (SNI and certificate), because the URL itself is not rewritten. Proxies from the
   environment are not used: a proxy would resolve the name itself, out of reach of the check.
-- **bounds**: one deadline (``total_seconds``) covers DNS-free connect, TLS, redirects and the whole
+- **bounds**: one deadline (``total_seconds``) covers name resolution, connect, TLS, redirects and the whole
   body: every socket read and write waits at most for the time left, so a server dribbling one
   byte every few seconds is cut off on time; the body is read up to ``max_bytes``.
 - **failures are words**: whatever goes wrong (a malformed URL such as ``http://0177.0.0.1/``, a
@@ -31,6 +31,7 @@ import ipaddress
 import re
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -202,6 +203,13 @@ class _DeadlineStream(httpcore.NetworkStream):
         return self._inner.get_extra_info(info)
 
 
+def _outcome(fn: Callable, *args: Any) -> tuple[Any, BaseException | None]:
+    try:
+        return fn(*args), None
+    except Exception as exc:  # handed back to the waiting thread, which raises it
+        return None, exc
+
+
 class _GuardedBackend(httpcore.SyncBackend):
     """Opens each connection to an address that was resolved once and, unless allowed, checked."""
 
@@ -211,9 +219,23 @@ class _GuardedBackend(httpcore.SyncBackend):
         self.deadline = deadline
         self.connected: list[str] = []       # every address a connection was opened to
 
+    def _resolve_in_time(self, host: str) -> list[str]:
+        """:func:`_resolve`, given no longer than the deadline leaves (getaddrinfo has no timeout of its own)."""
+        answer: list = []
+        worker = threading.Thread(target=lambda: answer.append(_outcome(_resolve, host, self.resolve)), daemon=True,
+                                  name="resolve")
+        worker.start()
+        worker.join(self.deadline.left())
+        if not answer:
+            raise FetchError(f"timed out after {self.deadline.seconds:g} s (resolving {host})", transient=True)
+        value, error = answer[0]
+        if error is not None:
+            raise error
+        return value
+
     def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
                     socket_options=None) -> httpcore.NetworkStream:
-        addresses = _resolve(host, self.resolve)
+        addresses = self._resolve_in_time(host)
         if not self.allow_private and not all(is_public_address(a) for a in addresses):
             raise FetchError(REFUSED.format(host))
         failure: Exception | None = None

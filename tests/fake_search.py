@@ -28,7 +28,7 @@ to the next requests of that route, in order. Faults: HTTP status with headers a
 Standalone, to point the CLI at::
 
     python -m tests.fake_search --wiki corpus.json --searx results.json --mistral refs.json --web pages.json
-        [--latency 0.2] [--page-latency 0.3] [--api-key KEY]
+        [--latency 0.2] [--page-latency 0.3] [--api-key KEY] [--upstream http://127.0.0.1:8765]
 
 ``corpus.json``: ``{"fr": {"Mistral AI": "<p>html</p> or plain text"}, "en": {...}}``;
 ``results.json``: ``{"query": [{"url", "title", "content", "publishedDate"}]}`` (or a list for every query);
@@ -187,7 +187,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self, method: str) -> None:
         fake: _Fake = self.server.fake
         parts = urlsplit(self.path)
-        body = None
+        body, raw = None, b""
         if method == "POST":
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             try:
@@ -199,6 +199,8 @@ class _Handler(BaseHTTPRequestHandler):
         with fake._lock:
             fake.requests.append(request)
         route = fake.route_of(method, parts.path)
+        if route is None and getattr(fake, "upstream", None):
+            return self._forward(fake.upstream, method, raw if method == "POST" else None)
         if route is None:
             return self._send(404, "application/json", b'{"message": "no such route"}')
         fault = fake._fault(route)
@@ -219,6 +221,22 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind == "dribble":
             return self._dribble(status, content_type, payload, fault.seconds)
         return self._send(status, content_type, payload)
+
+    def _forward(self, upstream: str, method: str, raw: bytes | None) -> None:
+        """Relay a request this fake does not serve to ``upstream`` (e.g. a FakeLLM for /v1/chat/completions)."""
+        import urllib.error
+        import urllib.request
+
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length", "connection")}
+        request = urllib.request.Request(upstream.rstrip("/") + self.path, data=raw, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                status, payload, kind = response.status, response.read(), response.headers.get("Content-Type", "")
+                extra = {k: v for k, v in response.headers.items() if k.lower().startswith("retry-after")}
+        except urllib.error.HTTPError as exc:
+            status, payload, kind = exc.code, exc.read(), exc.headers.get("Content-Type", "")
+            extra = {k: v for k, v in exc.headers.items() if k.lower().startswith("retry-after")}
+        self._send(status, kind or "application/json", payload, extra)
 
     def _send(self, status: int, content_type: str, payload: bytes, headers: dict[str, str] | None = None) -> None:
         try:
@@ -405,14 +423,17 @@ class FakeMistralConversations(_Fake):
     ``query -> list``. Queries are read from the input's ``Q<n> [<lang>]: <query>`` lines (the
     format of prompts/web_search.txt); any other input is one query. ``api_key``: requests
     without ``Bearer <key>`` get 401. Without the web_search tool, no search runs.
-    ``base_url`` (``http://127.0.0.1:PORT/v1``) is what ``--base-url`` takes.
+    ``base_url`` (``http://127.0.0.1:PORT/v1``) is what ``--base-url`` takes. ``upstream``: every
+    other request (``/v1/models``, ``/v1/chat/completions``) is relayed there, e.g. to a FakeLLM's
+    ``http://127.0.0.1:PORT`` (no ``/v1``), so one base URL serves the whole pipeline.
     """
 
     name = "fake_mistral"
 
     def __init__(self, references_for: References | None = None, *, api_key: str | None = None,
-                 model: str = "fake-model", **kwargs):
+                 model: str = "fake-model", upstream: str | None = None, **kwargs):
         super().__init__(**kwargs)
+        self.upstream = upstream
         self.references_for = references_for if references_for is not None else {}
         self.api_key = api_key
         self.model = model
@@ -514,6 +535,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--page-latency", type=float, default=0.0, help="seconds added to every page")
     parser.add_argument("--api-key", help="the bearer key the Mistral fake expects")
     parser.add_argument("--model", default="fake-model", help="the model the Mistral fake accepts")
+    parser.add_argument("--upstream", metavar="URL", help="relay the Mistral fake's other routes (chat completions, "
+                                                          "models) there: a `python -m tests.fake_llm` at http://127.0.0.1:PORT")
     args = parser.parse_args(argv)
     fakes: list[tuple[_Fake, str]] = []
     if args.wiki:
@@ -524,7 +547,8 @@ def main(argv: list[str] | None = None) -> None:
         fakes.append((searx, f"--research searxng --searx-url {searx.base}"))
     if args.mistral:
         refs = {q: [tuple(r) for r in found] for q, found in _load(args.mistral).items()}
-        mistral = FakeMistralConversations(refs, api_key=args.api_key, model=args.model, latency=args.latency)
+        mistral = FakeMistralConversations(refs, api_key=args.api_key, model=args.model, latency=args.latency,
+                                           upstream=args.upstream)
         fakes.append((mistral, f"--research mistral --base-url {mistral.base_url} --model {args.model}"))
     if args.web:
         web = FakeWeb(_load(args.web), latency=args.page_latency)

@@ -129,3 +129,16 @@ def test_doctor_checks_that_mistral_runs_web_search_without_printing_the_key():
     assert line.startswith("ok") and "ran web_search: 1 reference(s), 300 connector tokens" in line
     assert body["tools"] == [{"type": "web_search"}] and body["store"] is False
     assert KEY not in result.output
+
+
+def test_one_base_url_serves_chat_and_conversations_when_the_fake_relays_to_a_fake_llm():
+    from tests.fake_search import FakeMistralConversations
+
+    with FakeLLM(api_key=KEY) as chat, FakeMistralConversations(
+            {"Mistral AI": [("https://example.org/mistral", "Mistral AI")]}, api_key=KEY,
+            upstream=chat.base_url[: -len("/v1")]) as fake:
+        chat.enqueue({"status": "ok", "count": 3})
+        result = doctor(fake.base_url, "--research", "mistral", "--timeout", "5")
+        assert len(chat.chat_requests) == 1 and len(fake.bodies()) == 1
+    assert result.exit_code == 0, result.output
+    assert set(verdicts(result).values()) == {"ok"}

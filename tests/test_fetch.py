@@ -241,3 +241,23 @@ def test_the_deadline_spans_redirects(pages):
 def test_the_body_is_read_up_to_max_bytes(pages):
     with pytest.raises(FetchError, match=r"^page too large \(\d[\d,]* bytes; the limit is 100\)$"):
         fetch_page(pages.url("/table.html"), allow_private=True, max_bytes=100)
+
+
+def test_a_resolver_that_hangs_is_cut_off_at_the_deadline():
+    def resolve(host):
+        time.sleep(3)
+        return [PUBLIC]
+
+    start = time.monotonic()
+    with pytest.raises(FetchError, match=r"^timed out after 0.5 s \(resolving slow-dns.test\)$"):
+        fetch_page("http://slow-dns.test/", total_seconds=0.5, resolve=resolve)
+    assert time.monotonic() - start < 1.5
+
+
+def test_one_store_serves_parallel_fetches(pages, store):
+    urls = [pages.url("/note.txt"), pages.url("/table.html"), pages.url("/insee-chomage.html")] * 3
+    first = fetch_pages(urls, concurrency=8, allow_private=True, store=store)
+    assert all(isinstance(p, Page) for p in first)
+    again = fetch_pages(urls, concurrency=8, allow_private=True, store=store)
+    assert all(p.cached for p in again) and [p.sha256 for p in again] == [p.sha256 for p in first]
+    assert len(pages.requests) <= len(urls)
