@@ -93,6 +93,11 @@ class SearchRecord:
 
 
 class Provider(Protocol):
+    """What the Searcher needs of a provider. Optional attributes it also reads: ``cache_id`` (what
+    its answers depend on, for the cache key; default ``name``), ``batched`` (one ``search`` call
+    for all pairs), ``calls`` (model calls made, drained after each search) and ``cached_call()``
+    (the Call to record when its answers come from the cache)."""
+
     name: str
 
     def search(self, queries: list[tuple[str, str]]) -> list[list[Hit]]:
