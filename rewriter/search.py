@@ -115,9 +115,20 @@ def user_agent(settings: Settings) -> str:
     return f"rewriter/{__version__} ({settings.contact})"
 
 
-def _clean(markup: str) -> str:
+def _clean(markup: Any) -> str:
     """Text of a search excerpt: tags dropped (``<span class="searchmatch">``), entities decoded, spaces collapsed."""
-    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]*>", "", markup or ""))).strip()
+    text = markup if isinstance(markup, str) else ""
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]*>", "", text))).strip()
+
+
+def _text(value: Any, default: str = "") -> str:
+    """A field that should be a string: anything else counts as missing."""
+    return value.strip() if isinstance(value, str) and value.strip() else default
+
+
+def _int(value: Any) -> int:
+    """A token count: anything but a non-negative integer counts as 0."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
 # ---------------------------------------------------------------- transport
@@ -194,20 +205,19 @@ def _json(response: Response, what: str, name: str) -> Any:
 
 
 def _error_text(response: Response) -> str:
+    """The server's own words from an error answer, on one line."""
     try:
         body = response.json()
     except ValueError:
-        return response.body.decode("utf-8", errors="replace").strip()[:200]
+        body = response.body.decode("utf-8", errors="replace")
     if isinstance(body, dict):
-        for key in ("message", "detail", "error"):
-            if body.get(key):
-                value = body[key]
-                if isinstance(value, dict):
-                    value = value.get("message") or value
-                if isinstance(value, list) and value and isinstance(value[0], dict):
-                    value = "; ".join(str(item.get("msg", item)) for item in value)
-                return str(value)[:200]
-    return json.dumps(body)[:200]
+        body = next((body[key] for key in ("message", "detail", "error") if body.get(key)), body)
+    if isinstance(body, dict) and body.get("message"):
+        body = body["message"]
+    if isinstance(body, list):
+        body = "; ".join(str(item.get("msg", item)) if isinstance(item, dict) else str(item) for item in body)
+    text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
+    return re.sub(r"\s+", " ", text).strip()[:200]
 
 
 # ---------------------------------------------------------------- wikipedia
@@ -266,9 +276,9 @@ class Wikipedia:
         for page in pages[:self.limit]:
             if not isinstance(page, dict) or not isinstance(page.get("key"), str) or not page["key"]:
                 continue
-            title = str(page.get("title") or page["key"].replace("_", " "))
+            title = _text(page.get("title"), page["key"].replace("_", " "))
             url = f"{base}/wiki/{quote(page['key'], safe=':/()_,-.')}"
-            hits.append(Hit(url=url, title=title, snippet=_clean(page.get("excerpt") or page.get("description") or ""),
+            hits.append(Hit(url=url, title=title, snippet=_clean(page.get("excerpt")) or _clean(page.get("description")),
                             provider=self.name, query=query,
                             license=f"{WIKIPEDIA_LICENSE} — Wikipedia contributors, “{title}”, {url}"))
         return hits
@@ -366,12 +376,12 @@ class MistralWebSearch:
         found: list[list[Hit]] = [[] for _ in queries]
         seen: set[tuple[int, str]] = set()
         for index, ref in _references(data["outputs"], [q for q, _ in queries]):
-            url = str(ref.get("url") or "").strip()
+            url = _text(ref.get("url"))
             if not is_http_url(url) or (index, url_key(url)) in seen:
                 continue
             seen.add((index, url_key(url)))
-            found[index].append(Hit(url=url, title=str(ref.get("title") or url), provider=self.name,
-                                    snippet=_clean(str(ref.get("description") or "")), query=queries[index][0]))
+            found[index].append(Hit(url=url, title=_text(ref.get("title"), url), provider=self.name,
+                                    snippet=_clean(ref.get("description")), query=queries[index][0]))
         return found
 
     def _converse(self, body: dict) -> dict:
@@ -381,10 +391,10 @@ class MistralWebSearch:
         def record(error: str | None, usage: dict) -> None:
             self.calls.append(Call(task="research", model=s.model, base_url=s.base_url,
                                    duration_s=round(time.monotonic() - start, 3),
-                                   prompt_tokens=int(usage.get("prompt_tokens") or 0),
-                                   completion_tokens=int(usage.get("completion_tokens") or 0),
+                                   prompt_tokens=_int(usage.get("prompt_tokens")),
+                                   completion_tokens=_int(usage.get("completion_tokens")),
                                    schema_hash="", cached=False, attempt=1, error=error,
-                                   connector_tokens=int(usage.get("connector_tokens") or 0)))
+                                   connector_tokens=_int(usage.get("connector_tokens"))))
 
         try:
             response = self.http.request("POST", self.url, body=body)
@@ -450,7 +460,7 @@ def _references(outputs: list, queries: list[str]):
         if entry.get("type") == "tool.execution":
             last_search = _search_arguments(entry.get("arguments"))
             for chunk in _chunks(entry.get("info")):
-                yield _closest(queries, f"{last_search} {chunk.get('title') or ''}"), chunk
+                yield _closest(queries, f"{last_search} {_text(chunk.get('title'))}"), chunk
             continue
         label: int | None = None
         content = entry.get("content")
@@ -458,11 +468,11 @@ def _references(outputs: list, queries: list[str]):
             if not isinstance(chunk, dict):
                 continue
             if chunk.get("type") == "text":
-                labels = [int(n) for n in _LABEL.findall(str(chunk.get("text") or "")) if 1 <= int(n) <= len(queries)]
+                labels = [int(n) for n in _LABEL.findall(_text(chunk.get("text"))) if 1 <= int(n) <= len(queries)]
                 label = labels[-1] - 1 if labels else label
             elif chunk.get("type") == "tool_reference":
                 yield (label if label is not None else
-                       _closest(queries, f"{last_search} {chunk.get('title') or ''} {chunk.get('description') or ''}")), chunk
+                       _closest(queries, f"{last_search} {_text(chunk.get('title'))} {_text(chunk.get('description'))}")), chunk
 
 
 def _chunks(node: Any):
@@ -484,7 +494,7 @@ def _search_arguments(arguments: Any) -> str:
             arguments = json.loads(arguments)
         except ValueError:
             return arguments
-    return str(arguments.get("query") or "") if isinstance(arguments, dict) else ""
+    return _text(arguments.get("query")) if isinstance(arguments, dict) else ""
 
 
 def _words(text: str) -> set[str]:
@@ -539,11 +549,11 @@ class SearxNG:
                               "shape); is --searx-url right?")
         hits = []
         for item in results:
-            if not isinstance(item, dict) or not is_http_url(str(item.get("url") or "")):
+            url = _text(item.get("url")) if isinstance(item, dict) else ""
+            if not is_http_url(url):
                 continue
-            hits.append(Hit(url=item["url"], title=str(item.get("title") or item["url"]),
-                            snippet=_clean(str(item.get("content") or "")), provider=self.name, query=query,
-                            date=_iso_date(item.get("publishedDate"))))
+            hits.append(Hit(url=url, title=_text(item.get("title"), url), snippet=_clean(item.get("content")),
+                            provider=self.name, query=query, date=_iso_date(item.get("publishedDate"))))
             if len(hits) >= self.limit:
                 break
         return hits
@@ -560,7 +570,7 @@ class SearxNG:
 
 
 def _iso_date(value: Any) -> str:
-    match = re.match(r"\d{4}-\d{2}-\d{2}", str(value or ""))
+    match = re.match(r"\d{4}-\d{2}-\d{2}", _text(value))
     return match.group(0) if match else ""
 
 

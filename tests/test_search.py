@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
+from hypothesis import HealthCheck, example, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from rewriter import __version__, search
 from rewriter.errors import ConfigError, SearchError
@@ -317,3 +321,50 @@ def test_research_defaults_to_wikipedia_only_with_a_model():
         Settings.from_env(env={}, research="wikipedia,bing")
     with pytest.raises(ConfigError, match="must hold {lang}"):
         Settings.from_env(env={}, wikipedia_url="https://fr.wikipedia.org")
+
+
+# ---------------------------------------------------------------- answers of any shape
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8)
+                     | st.sampled_from(["https://example.org/a", "tool_reference", "message.output", "tool.execution",
+                                        "text", "Q1", "web_search"]),
+                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+                         st.sampled_from(["pages", "key", "title", "excerpt", "results", "url", "content", "outputs",
+                                          "type", "content", "usage", "prompt_tokens", "connector_tokens", "text",
+                                          "arguments", "info", "description", "publishedDate"]), inner, max_size=5),
+                     max_leaves=20)
+
+
+@pytest.fixture
+def services():
+    with FakeWiki({"fr": {}, "en": {}}) as wiki, FakeSearx() as searx, FakeMistralConversations() as mistral:
+        yield wiki, searx, mistral
+
+
+@hsettings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(answer=_JSON, which=st.sampled_from(["wikipedia", "searxng", "mistral"]),
+       status=st.sampled_from([200, 200, 200, 400, 401, 403, 404, 422]))
+@example(answer={"pages": [{"key": "Paris", "title": ["x"], "excerpt": 5}, {"key": 3}, "x"]}, which="wikipedia", status=200)
+@example(answer={"results": [{"url": "https://e.org/", "title": {"a": 1}, "content": 2, "publishedDate": 7}]},
+         which="searxng", status=200)
+@example(answer={"outputs": [{"type": "message.output", "content": [{"type": "text", "text": 5},
+                                                                     {"type": "tool_reference", "url": 1},
+                                                                     {"type": "tool_reference", "url": "https://e.org/",
+                                                                      "title": None, "description": ["d"]}]},
+                             {"type": "tool.execution", "arguments": {"query": 5}, "info": {"x": [
+                                 {"type": "tool_reference", "url": "https://f.org/"}]}}],
+                 "usage": {"prompt_tokens": "many", "connector_tokens": [1]}}, which="mistral", status=200)
+@example(answer={"detail": [{"msg": "line one\nline two"}, 3]}, which="mistral", status=422)
+def test_an_answer_of_any_shape_is_hits_or_one_search_error(services, tmp_path, answer, which, status):
+    wiki, searx, mistral = services
+    settings = make_settings(tmp_path, wikipedia_url=wiki.url_template, searx_url=searx.base,
+                             base_url=mistral.base_url, base_url_configured=True, model="fake-model", max_retries=0)
+    provider, fake, route = {"wikipedia": (Wikipedia, wiki, "search"), "searxng": (SearxNG, searx, "search"),
+                             "mistral": (MistralWebSearch, mistral, "conversations")}[which]
+    fake.fail(route, Fault.raw(json.dumps(answer), status=status))
+    try:
+        [hits] = provider(settings).search([("Paris", "en")])
+    except SearchError as exc:
+        assert str(exc) and "\n" not in str(exc)
+    else:
+        assert all(isinstance(h, Hit) and h.url.startswith(("http://", "https://")) for h in hits)
