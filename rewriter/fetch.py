@@ -330,7 +330,9 @@ def http_request(method: str, url: str, *, headers: dict[str, str] | None = None
         raise FetchError(f"timed out after {total_seconds:g} s", transient=True) from None
     except httpx.TooManyRedirects:
         raise FetchError(f"more than {MAX_REDIRECTS} redirects") from None
-    except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+    except httpx.UnsupportedProtocol as exc:   # the URL itself passed is_http_url: a redirect led there
+        raise FetchError(f"redirected to a URL that is not http(s) ({exc})") from None
+    except httpx.InvalidURL as exc:
         raise FetchError(f"not a well-formed http(s) URL: {url!r} ({exc})") from None
     except (httpx.TransportError, httpcore.NetworkError, httpcore.ProtocolError) as exc:
         raise FetchError(_cause(exc), transient=True) from None     # refused or dropped connections

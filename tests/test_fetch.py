@@ -199,6 +199,12 @@ _HOSTS = st.one_of(
 )
 
 
+@pytest.mark.parametrize("target", ["file:///etc/passwd", "ftp://example.org/x", "gopher://127.0.0.1:6379/_INFO"])
+def test_a_redirect_out_of_http_is_refused_with_its_reason(pages, target):
+    with pytest.raises(FetchError, match=r"^redirected to a URL that is not http\(s\)"):
+        fetch_page(pages.url(f"/redirect-to/{target}"), allow_private=True)
+
+
 @hsettings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(scheme=st.sampled_from(["http", "https", "HTTP", "ftp", "", "javascript"]), host=_HOSTS,
        path=st.text(max_size=20), allow_private=st.booleans())
@@ -210,6 +216,22 @@ def test_fuzz_every_fetch_failure_is_a_fetch_error(scheme, host, path, allow_pri
                    resolve=lambda h: ["127.0.0.1"] if len(h) % 2 else [])
     except FetchError as exc:
         assert str(exc) and "\n" not in str(exc).strip()
+
+
+@hsettings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(target=st.one_of(st.sampled_from(["//[::1", "http://0177.0.0.1/", "http://:0/", "https://[fe80::1%25x]/",
+                                         "http:/note.txt", "///x", "http://%00/", "HTTP://127.0.0.1:1/"]),
+                        st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=0x2FF), max_size=30)))
+def test_fuzz_a_redirect_anywhere_is_a_page_or_a_fetch_error(pages, target):
+    from urllib.parse import quote
+
+    try:
+        page = fetch_page(pages.url("/redirect-to/" + quote(target, safe=":/[]%@")), allow_private=True,
+                          total_seconds=2)
+    except FetchError as exc:
+        assert str(exc) and "\n" not in str(exc).strip()
+    else:
+        assert isinstance(page, Page)
 
 
 # ---------------------------------------------------------------- item 17: one deadline for the whole fetch
