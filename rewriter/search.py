@@ -153,8 +153,7 @@ class _Service:
             retry=tenacity.retry_if_exception_type(_Transient),
             stop=tenacity.stop_after_attempt(s.max_retries + 1) | tenacity.stop_before_delay(s.max_retry_total),
             wait=self._wait, reraise=True,
-            before_sleep=lambda state: console.status(
-                f"{self.name}: {state.outcome.exception()}; retrying in {state.next_action.sleep:.1f} s", style="dim"))
+            before_sleep=self._tell)
 
         def once() -> Response:
             try:
@@ -176,13 +175,21 @@ class _Service:
             raise SearchError(f"{self.name}: {_origin(url)} failed: {exc}"
                               + (f" (gave up after {tries} requests)" if tries > 1 else "")) from None
 
+    def _tell(self, state: tenacity.RetryCallState) -> None:
+        wait = state.next_action.sleep if state.next_action else 0.0
+        console.status(f"{self.name}: {_failure(state)}; retrying in {wait:.1f} s", style="dim")
+
     def _wait(self, state: tenacity.RetryCallState) -> float:
         cap = self.settings.max_retry_wait
-        exc = state.outcome.exception()
+        exc = _failure(state)
         asked = exc.retry_after if isinstance(exc, _Transient) else None
         if asked is not None:
             return min(cap, asked + random.uniform(0, min(1.0, asked * 0.1)))
         return min(cap, 2 ** (state.attempt_number - 1) + random.uniform(0, 1))
+
+
+def _failure(state: tenacity.RetryCallState) -> BaseException | None:
+    return state.outcome.exception() if state.outcome is not None else None
 
 
 class _Transient(Exception):
