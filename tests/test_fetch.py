@@ -283,3 +283,20 @@ def test_one_store_serves_parallel_fetches(pages, store):
     again = fetch_pages(urls, concurrency=8, allow_private=True, store=store)
     assert all(p.cached for p in again) and [p.sha256 for p in again] == [p.sha256 for p in first]
     assert len(pages.requests) <= len(urls)
+
+
+def test_gather_does_not_take_a_private_page_from_the_cache_for_a_run_without_fetch_private(pages, tmp_path):
+    # Item 9 as it was found: the second run read the page from the cache and could verify a quote with it.
+    from rewriter.evidence import gather
+    from rewriter.models import Reference
+    from rewriter.settings import Settings
+
+    url = pages.url("/insee-chomage.html")
+    refs = [Reference(label="1", text=f"[1] {url}", url=url, start=0, end=0, line=1)]
+    private = Settings(cache_dir=tmp_path / "cache", fetch_private=True)
+    [read] = gather("A.", refs, sources_dir=None, fetch=True, settings=private, evidence_dir=None).documents
+    [refused] = gather("A.", refs, sources_dir=None, fetch=True, settings=Settings(cache_dir=tmp_path / "cache"),
+                       evidence_dir=None).documents
+    assert read.text and "7,5 %" in read.text
+    assert refused.text is None and refused.error == "refused: 127.0.0.1 resolves to a private, loopback or link-local address"
+    assert pages.hits("/insee-chomage.html") == 1

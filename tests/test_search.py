@@ -368,3 +368,25 @@ def test_an_answer_of_any_shape_is_hits_or_one_search_error(services, tmp_path, 
         assert str(exc) and "\n" not in str(exc)
     else:
         assert all(isinstance(h, Hit) and h.url.startswith(("http://", "https://")) for h in hits)
+
+
+def test_mistral_references_without_labels_go_to_the_query_they_match(tmp_path):
+    # No "Q<n>" label in the text: the search the tool ran (tool.execution arguments) and the title decide.
+    answer = {"conversation_id": "c", "object": "conversation.response", "usage": {"prompt_tokens": 5},
+              "outputs": [
+                  {"type": "tool.execution", "name": "web_search", "arguments": '{"query": "Microsoft headquarters"}',
+                   "info": {"results": [{"type": "tool_reference", "tool": "web_search", "title": "Redmond campus",
+                                         "url": "https://example.org/redmond"}]}},
+                  {"type": "message.output", "role": "assistant", "content": [
+                      {"type": "text", "text": f"{FABRICATED} "},
+                      {"type": "tool_reference", "tool": "web_search", "title": "Mistral AI : date de création",
+                       "url": "https://example.org/creation"},
+                      {"type": "tool_reference", "tool": "web_search", "title": "not a page", "url": "javascript:x"}]}]}
+    with FakeMistralConversations() as fake:
+        settings = make_settings(tmp_path, base_url=fake.base_url, base_url_configured=True, model="fake-model")
+        fake.fail("conversations", Fault.raw(json.dumps(answer)))
+        first, second = MistralWebSearch(settings).search([("Mistral AI date de création", "fr"),
+                                                           ("Microsoft headquarters", "en")])
+    assert [h.url for h in first] == ["https://example.org/creation"]
+    assert [h.url for h in second] == ["https://example.org/redmond"]
+    assert all(h.snippet == "" for h in first + second)
