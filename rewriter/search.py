@@ -43,15 +43,7 @@ from . import __version__, console
 from .cache import JsonStore, canonical_json
 from .client import Call, Check, retry_after
 from .errors import ConfigError, SearchError
-from .fetch import (
-    FetchError,
-    Page,
-    Response,
-    extract_html,
-    http_request,
-    is_http_url,
-    url_key,
-)
+from .fetch import FetchError, Page, Response, extract_html, fetch_page, http_request, is_http_url, url_key
 from .resources import render_prompt
 from .settings import DEFAULT_CONTACT, Settings
 
@@ -631,6 +623,7 @@ class Searcher:
         self._own_store = store is None and settings.use_cache
         self._store = JsonStore(Path(settings.cache_dir) / "search", "search") if self._own_store else store
         self._searched: list[tuple[str, str]] = []
+        self._pages: JsonStore | None = None
 
     def run(self, queries: list[tuple[str, str]]) -> list[Hit]:
         pairs = list(dict.fromkeys((re.sub(r"\s+", " ", q).strip(), (lang or "").strip().lower())
@@ -718,6 +711,31 @@ class Searcher:
             answers = list(pool.map(lambda pair: timed([pair]), pairs))
         return [(found[0] if isinstance(found, list) else found, seconds) for found, seconds in answers]
 
+    def read(self, hits: list[Hit], *, concurrency: int = 8) -> list[Page | FetchError]:
+        """The page behind each hit, in order: through its provider's API when it has one (Wikipedia),
+        else fetched under the address policy and the page bounds of the settings, cached with the
+        other fetched pages (``cache_dir/fetch``)."""
+        by_name = {p.name: p for p in self.providers}
+        if self._pages is None and self.settings.use_cache:
+            self._pages = JsonStore(Path(self.settings.cache_dir) / "fetch", "page")
+        s = self.settings
+
+        def one(hit: Hit) -> Page | FetchError:
+            try:
+                provider = by_name.get(hit.provider)
+                page = provider.read(hit) if provider is not None else None
+                return page or fetch_page(hit.url, allow_private=s.fetch_private, total_seconds=s.page_seconds,
+                                          max_bytes=s.page_bytes, store=self._pages)
+            except FetchError as exc:
+                return exc
+
+        if not hits:
+            return []
+        with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(hits)))) as pool:
+            return list(pool.map(one, hits))
+
     def close(self) -> None:
         if self._own_store and self._store is not None:
             self._store.close()
+        if self._pages is not None:
+            self._pages.close()

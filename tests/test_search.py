@@ -390,3 +390,25 @@ def test_mistral_references_without_labels_go_to_the_query_they_match(tmp_path):
     assert [h.url for h in first] == ["https://example.org/creation"]
     assert [h.url for h in second] == ["https://example.org/redmond"]
     assert all(h.snippet == "" for h in first + second)
+
+
+def test_the_searcher_reads_each_hit_through_its_provider_or_under_the_address_policy(wiki, tmp_path):
+    from tests.fake_search import FakeWeb
+
+    with FakeWeb({"/ms.html": "<html><body><p>Microsoft is based in Redmond, Washington, since 1986.</p></body></html>"}
+                 ) as web, FakeSearx([(web.url("/ms.html"), "Microsoft", "Redmond"),
+                                      (web.url("/gone.html"), "Gone", "")]) as searx:
+        settings = make_settings(tmp_path, research=("wikipedia", "searxng"), wikipedia_url=wiki.url_template,
+                                 searx_url=searx.base)
+        searcher = Searcher(build_providers(settings), settings)
+        hits = searcher.run([("Microsoft Redmond", "en")])
+        refused = searcher.read(hits)                         # 127.0.0.1 is private: refused without the flag
+        allowed = Searcher(build_providers(settings), dataclasses.replace(settings, fetch_private=True)).read(hits)
+        web_hits = len(web.requests)
+    assert [h.provider for h in hits] == ["wikipedia", "searxng", "searxng"]
+    wiki_page, *others = refused
+    assert wiki_page.final_url.endswith("/en/w/rest.php/v1/page/Microsoft/html")   # a configured endpoint: read
+    assert [str(e) for e in others] == ["refused: 127.0.0.1 resolves to a private, loopback or link-local address"] * 2
+    page, gone = allowed[1:]
+    assert "Redmond, Washington, since 1986" in page.text and str(gone) == "HTTP 404"
+    assert web_hits == 2
