@@ -320,14 +320,19 @@ class LLMClient:
         Either way capped by ``settings.max_retry_wait``. A server-requested wait
         also pauses every worker sharing the limiter.
         """
-        cap = self.settings.max_retry_wait
         asked = _retry_after(state.outcome.exception())
-        if asked is not None:
-            wait = min(cap, asked + random.uniform(0, min(1.0, asked * 0.1)))
-            if self.limiter is not None:
-                self.limiter.pause(wait)
-            return wait
-        return min(cap, 2 ** (state.attempt_number - 1) + random.uniform(0, 1))
+        wait = retry_wait(state.attempt_number, asked, self.settings.max_retry_wait)
+        if asked is not None and self.limiter is not None:
+            self.limiter.pause(wait)
+        return wait
+
+
+def retry_wait(attempt: int, asked: float | None, cap: float) -> float:
+    """Seconds before try ``attempt + 1``: what the server asked for (plus a little jitter), else
+    exponential backoff with jitter; capped by ``cap``. Shared by every transport retry layer."""
+    if asked is not None:
+        return min(cap, asked + random.uniform(0, min(1.0, asked * 0.1)))
+    return min(cap, 2 ** (attempt - 1) + random.uniform(0, 1))
 
 
 # -- doctor --------------------------------------------------------------------------

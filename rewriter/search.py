@@ -27,8 +27,8 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-import random
 import re
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -41,7 +41,7 @@ import tenacity
 
 from . import __version__, console
 from .cache import JsonStore, canonical_json
-from .client import Call, Check, retry_after
+from .client import Call, Check, retry_after, retry_wait
 from .errors import ConfigError, SearchError
 from .fetch import FetchError, Page, Response, extract_html, fetch_page, http_request, is_http_url, url_key
 from .resources import render_prompt
@@ -135,6 +135,8 @@ class _Service:
         self.headers = headers
         self.seconds = seconds or SEARCH_SECONDS
         self.follow_redirects = follow_redirects
+        self._lock = threading.Lock()
+        self._resume_at = 0.0
 
     def request(self, method: str, url: str, *, params: dict[str, Any] | None = None, body: Any = None) -> Response:
         """The response (any status but 408, 429 and 5xx, which are retried); SearchError when none came."""
@@ -148,6 +150,7 @@ class _Service:
             before_sleep=self._tell)
 
         def once() -> Response:
+            self._hold()
             try:
                 response = http_request(method, url, headers=self.headers, json=body, allow_private=True,
                                         total_seconds=self.seconds, max_bytes=MAX_ANSWER_BYTES,
@@ -172,12 +175,22 @@ class _Service:
         console.status(f"{self.name}: {_failure(state)}; retrying in {wait:.1f} s", style="dim")
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
-        cap = self.settings.max_retry_wait
+        """Backoff, or the wait the server asked for; that one also holds back every other request
+        to this service (the Searcher's other workers), not just the one that was told."""
         exc = _failure(state)
         asked = exc.retry_after if isinstance(exc, _Transient) else None
+        wait = retry_wait(state.attempt_number, asked, self.settings.max_retry_wait)
         if asked is not None:
-            return min(cap, asked + random.uniform(0, min(1.0, asked * 0.1)))
-        return min(cap, 2 ** (state.attempt_number - 1) + random.uniform(0, 1))
+            with self._lock:
+                self._resume_at = max(self._resume_at, time.monotonic() + wait)
+        return wait
+
+    def _hold(self) -> None:
+        """Wait out a pause another request to this service was asked for."""
+        with self._lock:
+            left = self._resume_at - time.monotonic()
+        if left > 0:
+            time.sleep(left)
 
 
 def _failure(state: tenacity.RetryCallState) -> BaseException | None:

@@ -412,3 +412,16 @@ def test_the_searcher_reads_each_hit_through_its_provider_or_under_the_address_p
     page, gone = allowed[1:]
     assert "Redmond, Washington, since 1986" in page.text and str(gone) == "HTTP 404"
     assert web_hits == 2
+
+
+def test_a_retry_after_seen_by_one_worker_holds_back_the_others(tmp_path):
+    with FakeWiki(CORPUS, latency=0.1) as wiki:     # each answer takes 0.1 s: the workers overlap
+        settings = make_settings(tmp_path, research=("wikipedia",), wikipedia_url=wiki.url_template, max_retry_wait=5)
+        wiki.fail("search", Fault.rate_limited(0.5))
+        searcher = Searcher(build_providers(settings), settings, concurrency=2)
+        searcher.run([(f"Paris {n}", "en") for n in range(6)])
+        requests = wiki.routed("search")
+    told = requests[0].at + 0.1                    # when the 429 went back to the first worker
+    during = [round(r.at - told, 2) for r in requests[1:] if told + 0.15 < r.at < told + 0.5]
+    assert during == []                            # no worker sent anything while the server asked to wait
+    assert len(requests) == 7 and all(r.status == "ok" for r in searcher.records)
