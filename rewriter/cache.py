@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -55,14 +56,16 @@ class JsonStore:
         self.what = what
         self._cache: diskcache.Cache | None = None
         self._disabled = False
+        self._opening = threading.Lock()     # one store may be shared by threads (parallel fetches)
 
     def _open(self) -> diskcache.Cache | None:
-        if self._cache is None and not self._disabled:
-            try:
-                self._cache = diskcache.Cache(str(self.directory))
-            except _BROKEN as exc:
-                self._cache = self._recover(exc)
-        return self._cache
+        with self._opening:
+            if self._cache is None and not self._disabled:
+                try:
+                    self._cache = diskcache.Cache(str(self.directory))
+                except _BROKEN as exc:
+                    self._cache = self._recover(exc)
+            return self._cache
 
     def _recover(self, exc: BaseException) -> diskcache.Cache | None:
         aside = self.directory.with_name(f"{self.directory.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")

@@ -66,6 +66,32 @@ def output_options(fn):
     return fn
 
 
+def research_options(fn):
+    """Which evidence providers to search, and how much, for `run`, `batch` and `doctor` alike."""
+    options = [
+        click.option("--research", default=None, metavar="NAME[,NAME...]",
+                     help="Search for evidence with these providers [env REWRITER_RESEARCH; default wikipedia "
+                          "when a model is configured, else none]: wikipedia (needs nothing), searxng (needs "
+                          "--searx-url), mistral (needs a Mistral API key; one extra model request per article, "
+                          "with connector tokens). `none` turns research off."),
+        click.option("--searx-url", default=None, metavar="URL",
+                     help="Your SearXNG instance, with its JSON format enabled [env REWRITER_SEARX_URL]."),
+        click.option("--wikipedia-url", default=None, metavar="TEMPLATE",
+                     help="Wiki base URL, {lang} for the language [env REWRITER_WIKIPEDIA_URL; default "
+                          "https://{lang}.wikipedia.org]; a mirror you configure, so private addresses are allowed."),
+        click.option("--contact", default=None, metavar="EMAIL|URL",
+                     help="Contact sent in the User-Agent to search services [env REWRITER_CONTACT]; "
+                          "Wikimedia asks every client for one."),
+        click.option("--max-searches", type=click.IntRange(0), default=40, show_default=True,
+                     help="Searches per article, all claims and gaps together."),
+        click.option("--max-searches-per-target", type=click.IntRange(0), default=2, show_default=True,
+                     help="Searches per claim or gap."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
 def run_options_from(out_root, sources_dir, fetch, encoding):
     from pathlib import Path
 
@@ -100,6 +126,12 @@ def settings_from(options: dict, **extra) -> Settings:
         cache_dir=options.get("cache_dir"),
         use_cache=not options.get("no_cache", False),
         fetch_private=options.get("fetch_private"),
+        research=options.get("research"),
+        searx_url=options.get("searx_url"),
+        wikipedia_url=options.get("wikipedia_url"),
+        contact=options.get("contact"),
+        max_searches=options.get("max_searches"),
+        max_searches_per_target=options.get("max_searches_per_target"),
         **extra,
     )
 
@@ -144,6 +176,7 @@ def offline_hint(settings: Settings) -> str:
 @cli.command()
 @click.argument("article", type=click.Path(exists=True, dir_okay=False))
 @output_options
+@research_options
 @model_options
 @cache_options
 @friendly_errors
@@ -183,6 +216,7 @@ def run(article, offline, out_root, sources_dir, fetch, encoding, **options):
 @click.option("--tpm", "tokens_per_minute", default=0, show_default=True, type=click.IntRange(0),
               help="At most this many tokens per minute, all workers together (0: no limit).")
 @output_options
+@research_options
 @model_options
 @cache_options
 @friendly_errors
@@ -349,21 +383,27 @@ def apply_command(out_dir, commit, branch):
 
 
 @cli.command()
+@research_options
 @model_options
 @friendly_errors
 def doctor(**options):
-    """Check the model endpoint: reachable, key accepted, model listed, strict JSON schema honoured.
+    """Check the model endpoint and each research provider.
 
     \b
+    Model: reachable, key accepted, model listed, strict JSON schema honoured.
+    Research (one line per provider of --research): reachable, and answers a
+    test query in its documented shape; for mistral, the conversations
+    endpoint runs web_search (one small model request).
     Prints one verdict per check ("ok" or "FAIL" and why) and exits 1 if any
-    failed. The schema check makes one small request, never cached. The API
-    key itself is never printed.
+    failed. Nothing is cached. The API key itself is never printed.
     """
     from .client import diagnose
     from .console import out
     from .terminal import printable
+    from .search import diagnose_research
 
-    checks = diagnose(settings_from(options))
+    settings = settings_from(options)
+    checks = diagnose(settings) + diagnose_research(settings)
     for check in checks:
         out(printable(f"{'ok' if check.ok else 'FAIL':<4}  {check.name:<11}  {check.detail}"))
     if not all(check.ok for check in checks):

@@ -84,6 +84,8 @@ class Call:
     cached: bool
     attempt: int
     error: str | None = None
+    # Tokens a server-side tool spent (Mistral's usage.connector_tokens, e.g. web_search results).
+    connector_tokens: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -330,14 +332,19 @@ class LLMClient:
         Either way capped by ``settings.max_retry_wait``. A server-requested wait
         also pauses every worker sharing the limiter.
         """
-        cap = self.settings.max_retry_wait
         asked = _retry_after(state.outcome.exception())
-        if asked is not None:
-            wait = min(cap, asked + random.uniform(0, min(1.0, asked * 0.1)))
-            if self.limiter is not None:
-                self.limiter.pause(wait)
-            return wait
-        return min(cap, 2 ** (state.attempt_number - 1) + random.uniform(0, 1))
+        wait = retry_wait(state.attempt_number, asked, self.settings.max_retry_wait)
+        if asked is not None and self.limiter is not None:
+            self.limiter.pause(wait)
+        return wait
+
+
+def retry_wait(attempt: int, asked: float | None, cap: float) -> float:
+    """Seconds before try ``attempt + 1``: what the server asked for (plus a little jitter), else
+    exponential backoff with jitter; capped by ``cap``. Shared by every transport retry layer."""
+    if asked is not None:
+        return min(cap, asked + random.uniform(0, min(1.0, asked * 0.1)))
+    return min(cap, 2 ** (attempt - 1) + random.uniform(0, 1))
 
 
 # -- doctor --------------------------------------------------------------------------
@@ -470,11 +477,12 @@ def _transient(exc: BaseException) -> bool:
 
 
 def _retry_after(exc: BaseException | None) -> float | None:
-    """Seconds the server asked us to wait: ``retry-after-ms``, or ``Retry-After`` in seconds or as an HTTP date."""
     response = getattr(exc, "response", None)
-    if response is None:
-        return None
-    headers = response.headers
+    return None if response is None else retry_after(response.headers)
+
+
+def retry_after(headers) -> float | None:
+    """Seconds the server asked us to wait: ``retry-after-ms``, or ``Retry-After`` in seconds or as an HTTP date."""
     try:
         if headers.get("retry-after-ms"):
             return max(0.0, float(headers["retry-after-ms"]) / 1000)

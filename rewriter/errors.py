@@ -37,3 +37,7 @@ class ApplyError(RewriterError):
 
 class Interrupted(RewriterError):
     """The work was stopped (SIGINT, SIGTERM) before it was done; what was done is kept."""
+
+
+class SearchError(RewriterError):
+    """A search provider could not answer (unreachable, refused, or not the documented shape)."""

@@ -7,10 +7,10 @@ Three kinds of document, each optional:
   read locally, so a quote from them can be checked without any network;
 - ``fetched``: a URL the model proposes, read on demand.
 
-Nothing goes on the network unless ``fetch`` is on and the settings are not offline. A URL whose
-host resolves to a private, loopback or link-local address is refused, before the request and after
-each redirect, unless ``settings.fetch_private``: the URLs come from the model, and an article can
-carry instructions aimed at it. Fetched extracts are cached (diskcache, under
+Nothing goes on the network unless ``fetch`` is on and the settings are not offline. Pages are
+read by :mod:`rewriter.fetch`, which holds the address policy (private, loopback and link-local
+hosts refused unless ``settings.fetch_private``: the URLs come from the model, and an article can
+carry instructions aimed at it) and the bounds on time and size. Fetched pages are cached (under
 ``settings.cache_dir/fetch``) and written to ``out/<stem>/evidence/<id>.txt``, exactly the text the
 grounding check reads.
 """
@@ -18,32 +18,20 @@ grounding check reads.
 from __future__ import annotations
 
 import functools
-import html
-import ipaddress
 import re
-import socket
 import unicodedata
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, Sequence
-from urllib.parse import urldefrag, urlsplit
 
-from . import __version__
 from .cache import JsonStore
 from .errors import ConfigError
+from .fetch import FetchError, decode_bytes, fetch_page, html_title, html_to_text, is_http_url, url_key
 from .loader import atomic_write_text
 from .models import Finding, Reference, Source
 from .settings import Settings
 from .text import sentences
 
-USER_AGENT = f"rewriter/{__version__} (+fact-checking for editors)"
-CONNECT_TIMEOUT = 5.0
-READ_TIMEOUT = 15.0
-MAX_REDIRECTS = 5
-MAX_BYTES = 2_000_000
-CACHE_SECONDS = 7 * 24 * 3600
-TEXT_TYPES = {"text/html": "html", "application/xhtml+xml": "html", "text/plain": "text"}
 LIBRARY_SUFFIXES = {".txt": "text", ".md": "text", ".markdown": "text", ".html": "html", ".htm": "html"}
 DEFAULT_LIBRARY = Path("sources")
 PASSAGE_SENTENCES = 2         # a passage: up to two whole sentences ...
@@ -85,26 +73,6 @@ class Snippet:
     score: float = field(default=0.0, compare=False)    # how well it matched the finding (weighted BM25)
 
 
-def is_http_url(url: str) -> bool:
-    """A well-formed absolute http(s) URL with a host and no whitespace."""
-    if not url or any(c.isspace() for c in url):
-        return False
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 -- raises ValueError on a malformed port
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
-
-
-def url_key(url: str) -> str:
-    """The form two spellings of one URL share: no fragment, lowercase scheme and host, no trailing slash."""
-    url, _ = urldefrag(url.strip())
-    parts = urlsplit(url)
-    rest = url[len(parts.scheme) + 3 + len(parts.netloc):]
-    return f"{parts.scheme.lower()}://{parts.netloc.lower()}{rest}".rstrip("/")
-
-
 def document_id(evidence_id: str) -> str:
     """"E3#2" -> "E3": a snippet id names its document."""
     return evidence_id.strip().split("#", 1)[0]
@@ -112,165 +80,9 @@ def document_id(evidence_id: str) -> str:
 
 # ---------------------------------------------------------------- reading
 
-class _TextStripper(HTMLParser):
-    """Visible text of an HTML page, a line per block; the fallback when trafilatura finds nothing."""
-    SKIP = {"script", "style", "noscript", "template", "svg", "head"}
-    BLOCK = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "section", "article",
-             "blockquote", "pre", "table", "ul", "ol", "header", "footer"}
-
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.skipping = 0
-
-    def handle_starttag(self, tag, attrs):
-        if tag in self.SKIP:
-            self.skipping += 1
-        elif tag in self.BLOCK:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag):
-        if tag in self.SKIP and self.skipping:
-            self.skipping -= 1
-        elif tag in self.BLOCK:
-            self.parts.append("\n")
-
-    def handle_data(self, data):
-        if not self.skipping:
-            self.parts.append(data)
-
-
-def _strip_tags(markup: str) -> str:
-    parser = _TextStripper()
-    parser.feed(markup)
-    parser.close()
-    lines = (re.sub(r"[ \t\r\f\v]+", " ", line).strip() for line in "".join(parser.parts).split("\n"))
-    return "\n".join(line for line in lines if line)
-
-
-def _decode(data: bytes, charset: str | None) -> str:
-    for encoding in (charset, "utf-8"):
-        if encoding:
-            try:
-                return data.decode(encoding)
-            except (LookupError, UnicodeDecodeError):
-                pass
-    return data.decode("cp1252", errors="replace")
-
-
-def html_title(markup: str) -> str:
-    match = re.search(r"<title[^>]*>(.*?)</title>", markup, re.IGNORECASE | re.DOTALL)
-    return re.sub(r"\s+", " ", html.unescape(match.group(1))).strip() if match else ""
-
-
-def html_to_text(markup: str, url: str | None = None) -> str:
-    """The page's main text (trafilatura), or all its visible text when trafilatura finds none."""
-    import trafilatura  # imported here: it is slow to load, and only --fetch and HTML libraries need it
-
-    text = trafilatura.extract(markup, url=url, favor_recall=True, include_comments=False,
-                               include_tables=True)
-    return text or _strip_tags(markup)
-
-
-class FetchError(Exception):
-    """Why a URL could not be read, in words (``HTTP 404``, ``timed out``, ...)."""
-
-
-def host_addresses(host: str) -> list[str]:
-    """Every address ``host`` resolves to (an IP literal resolves to itself)."""
-    return [info[4][0] for info in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)]
-
-
-def _embedded(ip: ipaddress.IPv4Address | ipaddress.IPv6Address):
-    """The address itself and any IPv4 address it carries (IPv4-mapped, 6to4, Teredo)."""
-    yield ip
-    if isinstance(ip, ipaddress.IPv6Address):
-        yield from (a for a in (ip.ipv4_mapped, ip.sixtofour, ip.teredo and ip.teredo[1]) if a)
-
-
-def is_public_address(address: str) -> bool:
-    """False for loopback, private, link-local, multicast, reserved and unspecified addresses."""
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])    # drop an IPv6 zone ("fe80::1%eth0")
-    except ValueError:
-        return False
-    return all(a.is_global and not (a.is_loopback or a.is_private or a.is_link_local or a.is_multicast
-                                    or a.is_reserved or a.is_unspecified)
-               for a in _embedded(ip))
-
-
-def refusal(url: str, resolve=None) -> str | None:
-    """Why ``url`` may not be fetched, or ``None``: every address of its host must be public.
-
-    ``resolve`` (a host name -> addresses function, :func:`host_addresses` by default) is there
-    for tests, whose servers all listen on 127.0.0.1.
-    """
-    host = urlsplit(url).hostname or ""
-    try:
-        addresses = (resolve or host_addresses)(host)
-    except OSError as exc:          # socket.gaierror: no such host
-        return f"cannot resolve {host} ({exc.strerror or exc})"
-    except UnicodeError:            # a label IDNA cannot encode
-        return f"cannot resolve {host} (not a valid host name)"
-    if not addresses or not all(is_public_address(a) for a in addresses):
-        return f"refused: {host} resolves to a private, loopback or link-local address"
-    return None
-
-
-def fetch_url(url: str, *, allow_private: bool = False) -> tuple[str, str]:
-    """Download ``url`` and return ``(title, text)``; raise :class:`FetchError` with the reason.
-
-    Unless ``allow_private``, the URL and every redirect are first checked with :func:`refusal`.
-    """
-    import httpx
-
-    if not is_http_url(url):
-        raise FetchError(f"not a well-formed http(s) URL: {url!r}")
-
-    def check(request: httpx.Request) -> None:
-        if not allow_private and (reason := refusal(str(request.url))):
-            raise FetchError(reason)
-
-    timeout = httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT)
-    headers = {"User-Agent": USER_AGENT, "Accept": "text/html, text/plain;q=0.9"}
-    try:
-        # The hook runs before the first request and before each redirected one.
-        with httpx.Client(timeout=timeout, follow_redirects=True, max_redirects=MAX_REDIRECTS, headers=headers,
-                          event_hooks={"request": [check]}) as client, client.stream("GET", url) as response:
-            if response.status_code >= 400:
-                raise FetchError(f"HTTP {response.status_code}")
-            mime = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-            kind = TEXT_TYPES.get(mime)
-            if kind is None:
-                raise FetchError(f"unsupported content type {mime or '(none given)'}; only HTML and plain text are read")
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > MAX_BYTES:
-                raise FetchError(f"page too large ({int(declared):,} bytes; the limit is {MAX_BYTES:,})")
-            body = bytearray()
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > MAX_BYTES:
-                    raise FetchError(f"page too large (over {MAX_BYTES:,} bytes); not read")
-            charset = response.charset_encoding
-            final_url = str(response.url)
-    except httpx.TimeoutException:
-        raise FetchError(f"timed out (connect {CONNECT_TIMEOUT:g} s, read {READ_TIMEOUT:g} s)") from None
-    except httpx.TooManyRedirects:
-        raise FetchError(f"more than {MAX_REDIRECTS} redirects") from None
-    except httpx.HTTPError as exc:
-        raise FetchError(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__) from None
-    markup = _decode(bytes(body), charset)
-    if kind == "text":
-        return "", markup
-    text = html_to_text(markup, final_url)
-    if not text.strip():
-        raise FetchError("no readable text in the page")
-    return html_title(markup), text
-
-
 def _read_library_file(path: Path) -> tuple[str, str]:
     raw = path.read_bytes()
-    markup = _decode(raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw, "utf-8")
+    markup = decode_bytes(raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw, "utf-8")
     if LIBRARY_SUFFIXES[path.suffix.lower()] == "html":
         return html_title(markup) or path.name, html_to_text(markup)
     first = next((line.strip().lstrip("#").strip() for line in markup.splitlines() if line.strip()), "")
@@ -608,25 +420,16 @@ class Evidence:
 
     def _read(self, doc: Document) -> None:
         assert doc.url
-        cached = self._cache_get(doc.url)
-        if cached is None:
-            try:
-                title, text = fetch_url(doc.url, allow_private=self.settings.fetch_private)
-            except FetchError as exc:
-                doc.error = str(exc)
-                return
-            cached = {"title": title, "text": text}
-            self._cache_set(doc.url, cached)
-        doc.text = cached["text"]
-        doc.title = cached["title"] or doc.title
+        try:
+            page = fetch_page(doc.url, allow_private=self.settings.fetch_private, store=self._pages,
+                              total_seconds=self.settings.page_seconds, max_bytes=self.settings.page_bytes)
+        except FetchError as exc:
+            doc.error = str(exc)
+            return
+        doc.text = page.text
+        doc.title = page.title or doc.title
+        doc.date = page.date
         self._save(doc)
-
-    def _cache_get(self, url: str) -> dict | None:
-        return self._pages.get(f"page:{url_key(url)}") if self._pages else None
-
-    def _cache_set(self, url: str, value: dict) -> None:
-        if self._pages:
-            self._pages.set(f"page:{url_key(url)}", value, expire=CACHE_SECONDS)
 
     def add_library(self, directory: Path, article_text: str = "") -> None:
         """Every .txt, .md and .html file under ``directory``, except a copy of the article itself."""

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -29,7 +29,9 @@ class RunOptions:
     fetch: bool = False
     encoding: str = "utf-8"
     today: dt.date | None = None
-    research_limits: research.Limits = field(default_factory=research.Limits)
+    # Pages read per query and per article (searches are bounded by the settings).
+    pages_per_query: int = research.PAGES_PER_QUERY
+    pages_per_article: int = research.PAGES_PER_ARTICLE
     # Tokens of evidence offered per finding (None: evidence.EVIDENCE_TOKENS).
     evidence_tokens: int | None = None
 
@@ -170,17 +172,15 @@ def _run(path, settings: Settings, options: RunOptions, llm, on_stage, out_name)
 
 def _research(plan, gathered, settings: Settings, options: RunOptions) -> research.ResearchResult:
     """Build the providers for this article and run the research stage over them."""
-    from .cache import JsonStore
     from .search import Searcher, build_providers
 
+    limits = replace(research.Limits.from_settings(settings), pages_per_query=options.pages_per_query,
+                     pages_per_article=options.pages_per_article)
     searcher = Searcher(build_providers(settings), settings)
-    store = JsonStore(Path(settings.cache_dir) / "fetch", "page") if settings.use_cache else None
     try:
-        return research.research(plan, gathered, searcher, limits=options.research_limits,
-                                 allow_private=settings.fetch_private, page_store=store)
+        return research.research(plan, gathered, searcher, limits=limits)
     finally:
-        if store is not None:
-            store.close()
+        searcher.close()
 
 
 def usage_summary(calls: list, settings: Settings) -> dict[str, Any]:

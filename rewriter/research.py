@@ -7,35 +7,35 @@ tool itself (``fetch.fetch_pages``, under the address policy) or taken from the 
 (Wikipedia's page text), and only what was read goes into the evidence that quotes are checked
 against.
 
-Bounds, all configurable: searches per claim or gap and per article, pages per query and per
-article, and each page's bytes and seconds (enforced by the fetcher).
+Bounds, all configurable: searches per claim or gap and per article (``--max-searches-per-target``,
+``--max-searches``; a search is one query sent to one provider), pages per query and per article,
+and each page's bytes and seconds (``Settings.page_bytes``, ``page_seconds``, enforced by the fetcher).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from .evidence import Evidence, url_key
 from .models import Query, ResearchItem
+from .settings import Settings
 
-PER_TARGET = 2         # searches per claim or gap
-PER_ARTICLE = 40       # searches per article, every provider counted
 PAGES_PER_QUERY = 3
 PAGES_PER_ARTICLE = 12
-PAGE_SECONDS = 20.0
-PAGE_BYTES = 2_000_000
 
 
 @dataclass(frozen=True)
 class Limits:
-    per_target: int = PER_TARGET
-    per_article: int = PER_ARTICLE
+    per_target: int = 2            # searches per claim or gap
+    per_article: int = 40          # searches per article, every provider counted
     pages_per_query: int = PAGES_PER_QUERY
     pages_per_article: int = PAGES_PER_ARTICLE
-    page_seconds: float = PAGE_SECONDS
-    page_bytes: int = PAGE_BYTES
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Limits":
+        return cls(per_target=settings.max_searches_per_target, per_article=settings.max_searches)
 
 
 @dataclass
@@ -105,43 +105,33 @@ def choose_queries(plan: list[ResearchItem], limits: Limits, providers: int
     return list(chosen.values()), per_item, dropped
 
 
-def research(plan: list[ResearchItem], evidence: Evidence, searcher, *, limits: Limits = Limits(),
-             allow_private: bool = False, page_store=None,
-             fetch_pages: Callable[..., list] | None = None) -> ResearchResult:
+def research(plan: list[ResearchItem], evidence: Evidence, searcher, *, limits: Limits = Limits()) -> ResearchResult:
     """Search for every item of ``plan``, read the best pages, add each page read to ``evidence``.
 
-    ``searcher`` is a :class:`rewriter.search.Searcher`; ``fetch_pages`` defaults to
-    :func:`rewriter.fetch.fetch_pages` (tests may pass their own).
+    ``searcher`` is a :class:`rewriter.search.Searcher` made for this article: it caches, records
+    and reads (through a provider's own API, or the fetcher under the address policy).
     """
     started = time.perf_counter()
-    providers = {p.name: p for p in searcher.providers}
-    result = ResearchResult(providers=list(providers))
-    queries, per_item, result.dropped = choose_queries(plan, limits, len(providers))
+    result = ResearchResult(providers=[p.name for p in searcher.providers])
+    queries, per_item, result.dropped = choose_queries(plan, limits, len(searcher.providers))
     if not queries:
         result.items = [_item_record(item, [], [], {}) for item in plan]
         return result
 
     searched_before = len(searcher.records)
-    hits = searcher.run([(q.text, q.lang) for q in queries])
+    hits = searcher.run([(q.text, q.lang) for q in queries])      # one run: one request for mistral
     result.searches = [_as_dict(r) for r in searcher.records[searched_before:]]
-    result.calls = list(getattr(searcher, "calls", []))
+    result.calls = list(searcher.calls)
 
-    leads = _leads(hits, limits)
-    documents = _read(leads, evidence, providers, limits, allow_private, page_store, fetch_pages, result)
-
-    by_query: dict[tuple[str, str], list] = {}
+    documents = _read(_leads(hits, limits), evidence, searcher, result)
+    by_query: dict[str, list] = {}
     for hit in hits:
-        by_query.setdefault((hit.query, _lang_of(hit, queries)), []).append(hit)
+        by_query.setdefault(hit.query, []).append(hit)
     for i, item in enumerate(plan):
-        item_hits = [h for q in per_item[i] for h in by_query.get((q.text, q.lang), [])]
+        item_hits = [h for q in per_item[i] for h in by_query.get(q.text, [])]
         result.items.append(_item_record(item, per_item[i], item_hits, documents))
     result.seconds = time.perf_counter() - started
     return result
-
-
-def _lang_of(hit, queries: list[Query]) -> str:
-    """The language of the query a hit answers (hits carry the query text only)."""
-    return next((q.lang for q in queries if q.text == hit.query), "")
 
 
 def _leads(hits: list, limits: Limits) -> list:
@@ -162,37 +152,20 @@ def _leads(hits: list, limits: Limits) -> list:
     return leads
 
 
-def _read(leads: list, evidence: Evidence, providers: dict, limits: Limits, allow_private: bool,
-          page_store, fetch_pages, result: ResearchResult) -> dict[str, str]:
-    """Read every lead (the provider's own text where it gives one, else a fetch, in parallel); add
-    each page read to ``evidence``. Returns URL key -> document id."""
-    pages: dict[int, Any] = {}
-    to_fetch: list[int] = []
-    for n, hit in enumerate(leads):
-        known = evidence.document_for_url(hit.url)
-        if known is not None and known.text is not None:
-            pages[n] = known
-            continue
-        own = providers[hit.provider].read(hit) if hit.provider in providers else None
-        if own is not None:
-            pages[n] = own
-        else:
-            to_fetch.append(n)
-    if to_fetch:
-        if fetch_pages is None:
-            from .fetch import fetch_pages
-        fetched = fetch_pages([leads[n].url for n in to_fetch], allow_private=allow_private,
-                              total_seconds=limits.page_seconds, max_bytes=limits.page_bytes, store=page_store)
-        pages.update(zip(to_fetch, fetched))
-
+def _read(leads: list, evidence: Evidence, searcher, result: ResearchResult) -> dict[str, str]:
+    """Read every lead not read yet (in parallel, by the searcher) and add each page to ``evidence``.
+    Returns URL key -> document id."""
     documents: dict[str, str] = {}
-    for n, hit in enumerate(leads):
-        page = pages[n]
-        if hasattr(page, "kind"):         # a document the evidence already held (a reference, say)
-            documents[url_key(hit.url)] = page.id
+    fresh = []
+    for hit in leads:
+        known = evidence.document_for_url(hit.url)
+        if known is not None and known.text is not None:      # a reference the article cites, say
+            documents[url_key(hit.url)] = known.id
             result.pages.append({"url": hit.url, "provider": hit.provider, "query": hit.query,
-                                 "document": page.id, "status": "already read"})
-            continue
+                                 "document": known.id, "status": "already read"})
+        else:
+            fresh.append(hit)
+    for hit, page in zip(fresh, searcher.read(fresh)):
         doc = evidence.add_page(hit, page)
         documents[url_key(hit.url)] = doc.id
         result.pages.append(_page_record(hit, page, doc.id))
@@ -218,7 +191,6 @@ def _item_record(item: ResearchItem, searched: list[Query], hits: list, document
 
 
 def _as_dict(record) -> dict[str, Any]:
-    from dataclasses import asdict
     data = asdict(record)
     data["seconds"] = round(data.get("seconds", 0.0), 4)
     return data

@@ -18,12 +18,15 @@ def isolated_env(tmp_path, monkeypatch):
     """No test reads the user's settings or writes the user's cache."""
     for name in ("MISTRAL_API_KEY", "MISTRAL_BASE_URL", "REWRITER_MODEL", "REWRITER_CACHE_DIR",
                  "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID",
-                 "REWRITER_RAISE_ERRORS", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
+                 "REWRITER_RAISE_ERRORS", "REWRITER_SEARX_URL", "REWRITER_WIKIPEDIA_URL", "REWRITER_CONTACT",
+                 "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
                  "http_proxy", "https_proxy", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("REWRITER_CACHE_DIR", str(tmp_path / "cache"))
+    # No test searches unless it asks to: research would otherwise default on with a model configured.
+    monkeypatch.setenv("REWRITER_RESEARCH", "none")
     yield
 
 

@@ -1,7 +1,9 @@
 """A web server on 127.0.0.1 for the evidence tests: serves tests/pages/ and a few misbehaving routes.
 
 Import the ``pages`` fixture into a test module; ``pages.url("/x")`` is the full URL and
-``pages.requests`` lists every request received (path and headers).
+``pages.requests`` lists every request received (path and headers). Misbehaving routes: ``/big``,
+``/slow``, ``/slow-loris`` (a byte every 0.2 s), ``/hang`` (headers, then nothing), ``/moved``,
+``/loop``, ``/slow-redirect``, ``/to-localhost``, ``/redirect-to/<URL>``, ``/report.pdf``, ``/empty.html``.
 """
 
 from __future__ import annotations
@@ -62,12 +64,33 @@ def _handler(served: Served):
                 return self._send(302, None, b"", {"Location": f"http://localhost:{port}/insee-chomage.html"})
             if path == "/loop":
                 return self._send(302, None, b"", {"Location": "/loop"})
+            if path == "/slow-redirect":      # each hop takes 0.4 s: five of them outlast a 1 s deadline
+                time.sleep(0.4)
+                return self._send(302, None, b"", {"Location": "/slow-redirect"})
+            if path in ("/slow-loris", "/hang"):
+                return self._dribble(every=0.2 if path == "/slow-loris" else 60.0)
             if path == "/empty.html":
                 return self._send(200, "text/html", b"<html><body><script>var x = 1;</script></body></html>")
+            if path.startswith("/redirect-to/"):   # /redirect-to/<absolute URL>
+                return self._send(302, None, b"", {"Location": self.path[len("/redirect-to/"):]})
             file = (PAGES / path.lstrip("/")).resolve()
             if PAGES in file.parents and file.is_file() and file.suffix in TYPES:
                 return self._send(200, TYPES[file.suffix], file.read_bytes())
             return self._send(404, "text/html", b"<h1>Not found</h1>")
+
+        def _dribble(self, every: float, size: int = 200):
+            """Headers at once, then one byte of body every ``every`` seconds (slow-loris)."""
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(size))
+            self.end_headers()
+            try:
+                for _ in range(size):
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(every)
+            except OSError:
+                pass          # the client gave up, as it should
 
     return Handler
 

@@ -82,3 +82,63 @@ def test_doctor_reports_an_unreachable_endpoint():
     assert result.exit_code == 1
     assert set(verdicts(result).values()) == {"FAIL"}
     assert f"cannot reach http://127.0.0.1:{port}/v1" in result.stdout
+
+
+# ---------------------------------------------------------------- research providers
+
+def line_for(result, name):
+    return next(line for line in result.stdout.splitlines() if line.split()[1] == name)
+
+
+def test_doctor_checks_each_research_provider_with_one_test_query():
+    from tests.fake_search import FakeSearx, FakeWiki
+
+    with FakeLLM(api_key=KEY) as fake, FakeWiki({"en": {"Paris": "Paris is the capital of France."}}) as wiki, \
+            FakeSearx([("https://example.org/paris", "Paris", "capital")]) as searx:
+        fake.enqueue({"status": "ok", "count": 3})
+        result = doctor(fake.base_url, "--research", "wikipedia,searxng", "--wikipedia-url", wiki.url_template,
+                        "--searx-url", searx.base, "--contact", "desk@example.org")
+        assert wiki.searches() == [("en", "Paris", "3")] and searx.searches() == [("Paris", "json", "en")]
+    assert result.exit_code == 0, result.output
+    assert verdicts(result) == {"reachable": "ok", "key": "ok", "model": "ok", "json_schema": "ok",
+                                "wikipedia": "ok", "searxng": "ok"}
+    assert "answered a test search ('Paris')" in line_for(result, "wikipedia")
+    assert "REWRITER_CONTACT" not in line_for(result, "wikipedia")
+
+
+def test_doctor_says_when_a_provider_is_not_the_documented_shape_or_not_configured():
+    from tests.fake_search import Fault, FakeWiki
+
+    with FakeLLM(api_key=KEY) as fake, FakeWiki({"en": {}}) as wiki:
+        fake.enqueue({"status": "ok", "count": 3})
+        wiki.fail("search", Fault.raw('{"hits": []}'))
+        result = doctor(fake.base_url, "--research", "wikipedia,searxng", "--wikipedia-url", wiki.url_template)
+    assert result.exit_code == 1
+    assert line_for(result, "wikipedia").startswith("FAIL") and "without a 'pages' list" in result.stdout
+    assert line_for(result, "searxng").startswith("FAIL") and "needs --searx-url URL" in result.stdout
+
+
+def test_doctor_checks_that_mistral_runs_web_search_without_printing_the_key():
+    from tests.fake_search import FakeMistralConversations
+
+    refs = {"Mistral AI": [("https://example.org/mistral", "Mistral AI")]}
+    with FakeMistralConversations(refs, api_key=KEY, model="fake-model") as fake:
+        result = doctor(fake.base_url, "--research", "mistral", "--timeout", "5")
+        [body] = fake.bodies()
+    line = line_for(result, "mistral")
+    assert line.startswith("ok") and "ran web_search: 1 reference(s), 300 connector tokens" in line
+    assert body["tools"] == [{"type": "web_search"}] and body["store"] is False
+    assert KEY not in result.output
+
+
+def test_one_base_url_serves_chat_and_conversations_when_the_fake_relays_to_a_fake_llm():
+    from tests.fake_search import FakeMistralConversations
+
+    with FakeLLM(api_key=KEY) as chat, FakeMistralConversations(
+            {"Mistral AI": [("https://example.org/mistral", "Mistral AI")]}, api_key=KEY,
+            upstream=chat.base_url[: -len("/v1")]) as fake:
+        chat.enqueue({"status": "ok", "count": 3})
+        result = doctor(fake.base_url, "--research", "mistral", "--timeout", "5")
+        assert len(chat.chat_requests) == 1 and len(fake.bodies()) == 1
+    assert result.exit_code == 0, result.output
+    assert set(verdicts(result).values()) == {"ok"}

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from rewriter import evidence as ev
+from rewriter import fetch
 from rewriter.errors import ConfigError
 from rewriter.evidence import Evidence, gather, passages, tokens
 from rewriter.models import CLAIM, PLACEHOLDER, Finding, Reference, Source
@@ -64,8 +65,8 @@ def test_gather_fetches_references_and_keeps_each_extract(pages, settings, tmp_p
     assert Path(doc.path) == out / "E1.txt"
     assert (out / "E1.txt").read_text(encoding="utf-8") == doc.text
     [(path, headers)] = pages.requests
-    assert headers["User-Agent"] == ev.USER_AGENT
-    assert ev.USER_AGENT.startswith("rewriter/") and "fact-checking" in ev.USER_AGENT
+    assert headers["User-Agent"] == fetch.USER_AGENT
+    assert fetch.USER_AGENT.startswith("rewriter/") and "fact-checking" in fetch.USER_AGENT
     assert found.to_dict() == [{"id": "E1", "kind": "reference", "url": url, "path": str(out / "E1.txt"),
                                 "title": doc.title, "read": True, "chars": len(doc.text), "error": None,
                                 "date": "", "provider": "", "license": ""}]
@@ -97,11 +98,11 @@ def test_unreadable_pages_say_why(pages, settings, path, reason):
     assert doc.error == reason
 
 
-def test_timeouts_are_reported(pages, settings, monkeypatch):
-    monkeypatch.setattr(ev, "READ_TIMEOUT", 0.2)
-    [doc] = gather("A.", [ref(pages.url("/slow"))], sources_dir=None, fetch=True, settings=settings,
+def test_timeouts_are_reported(pages, settings):
+    quick = dataclasses.replace(settings, page_seconds=0.2)
+    [doc] = gather("A.", [ref(pages.url("/slow"))], sources_dir=None, fetch=True, settings=quick,
                    evidence_dir=None).documents
-    assert doc.error.startswith("timed out (connect 5 s, read 0.2 s)")
+    assert doc.error == "timed out after 0.2 s"
 
 
 def test_redirects_are_followed_and_plain_text_is_read(pages, settings):
@@ -136,21 +137,21 @@ def test_refusal_of_private_loopback_link_local_and_reserved_addresses(addresses
         asked.append(host)
         return addresses
 
-    assert ev.refusal("https://intranet.example/page", resolve) == REFUSED.format("intranet.example")
+    assert fetch.refusal("https://intranet.example/page", resolve) == REFUSED.format("intranet.example")
     assert asked == ["intranet.example"]
 
 
 @pytest.mark.parametrize("addresses", [["93.184.216.34"], ["2606:2800:220:1:248:1893:25c8:1946"],
                                        ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"]])
 def test_public_addresses_are_allowed(addresses):
-    assert ev.refusal("https://www.insee.fr/fr/statistiques", lambda host: addresses) is None
+    assert fetch.refusal("https://www.insee.fr/fr/statistiques", lambda host: addresses) is None
 
 
 def test_a_host_that_does_not_resolve_is_refused_too():
     def resolve(host):
         raise OSError(-2, "Name or service not known")
 
-    reason = ev.refusal("https://nowhere.invalid/", resolve)
+    reason = fetch.refusal("https://nowhere.invalid/", resolve)
     assert reason == "cannot resolve nowhere.invalid (Name or service not known)"
 
 
@@ -171,9 +172,9 @@ def test_by_default_a_loopback_url_is_refused_before_any_request(pages, tmp_path
 
 
 def test_a_redirect_to_a_private_host_is_refused(pages, tmp_path, monkeypatch):
-    # Pretend the test server's 127.0.0.1 is a public address; "localhost" still resolves for real.
-    real = ev.host_addresses
-    monkeypatch.setattr(ev, "host_addresses", lambda host: ["93.184.216.34"] if host == "127.0.0.1" else real(host))
+    # Pretend the test server's 127.0.0.1 is a public address, and "localhost" a private one.
+    monkeypatch.setattr(fetch, "host_addresses", lambda host: ["::1"] if host == "localhost" else [host])
+    monkeypatch.setattr(fetch, "is_public_address", lambda address: address == "127.0.0.1")
     default = Settings(cache_dir=tmp_path / "cache")
     found = gather("A.", [ref(pages.url("/to-localhost")), ref(pages.url("/moved"), "2")], sources_dir=None,
                    fetch=True, settings=default, evidence_dir=None)

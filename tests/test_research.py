@@ -10,9 +10,11 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from rewriter import claims, research
+from rewriter import claims, research, search
 from rewriter.evidence import Evidence
+from rewriter.fetch import FetchError, Page
 from rewriter.models import DANGLING_CITATION, PLACEHOLDER, Finding, Query, ResearchItem
+from rewriter.search import Hit
 from rewriter.settings import Settings
 from rewriter.text import sentences
 from tests.fake_llm import FakeLLM
@@ -104,53 +106,18 @@ def test_a_claim_quote_never_spans_sentences_or_lines(tmp_path):
 
 # ---------------------------------------------------------------- the stage, over in-process providers
 
-@dataclass(frozen=True)
-class Hit:
-    url: str
-    title: str
-    snippet: str
-    provider: str
-    query: str
-    date: str = ""
-    license: str = ""
-
-
-@dataclass(frozen=True)
-class Page:
-    url: str
-    final_url: str
-    status: int
-    content_type: str
-    bytes: int
-    sha256: str
-    seconds: float
-    title: str
-    text: str
-    date: str = ""
-    cached: bool = False
-
-
 def page(url, text, title="Page"):
     data = text.encode()
     return Page(url, url, 200, "text/html", len(data), hashlib.sha256(data).hexdigest(), 0.01, title, text)
 
 
 @dataclass
-class Record:
-    provider: str
-    query: str
-    lang: str
-    status: str
-    hits: int
-    seconds: float
-    error: str = ""
-
-
-@dataclass
 class Provider:
+    """An in-process provider: ``results`` maps a query to URLs; ``texts`` is what its own API
+    gives for a URL (like Wikipedia's), other URLs are left to the fetcher."""
     name: str
-    results: dict[str, list[str]]            # query -> urls
-    texts: dict[str, str] = field(default_factory=dict)   # url -> text the provider's API gives itself
+    results: dict[str, list[str]]
+    texts: dict[str, str] = field(default_factory=dict)
     asked: list[tuple[str, str]] = field(default_factory=list)
 
     def search(self, queries):
@@ -162,19 +129,25 @@ class Provider:
         return page(hit.url, self.texts[hit.url]) if hit.url in self.texts else None
 
 
-@dataclass
-class Searcher:
-    providers: list
-    records: list = field(default_factory=list)
-    calls: list = field(default_factory=list)
+class Searcher(search.Searcher):
+    """The real searcher over in-process providers, with the fetcher replaced by a recorder."""
 
-    def run(self, queries):
-        hits = []
-        for provider in self.providers:
-            for (q, lang), found in zip(queries, provider.search(queries)):
-                self.records.append(Record(provider.name, q, lang, "ok", len(found), 0.01))
-                hits += found
-        return hits
+    def __init__(self, providers, settings, web):
+        super().__init__(providers, settings)
+        self.web = web          # url -> text, or an exception
+        self.fetched = []
+
+    def read(self, hits, *, concurrency=8):
+        own = {p.name: p for p in self.providers}
+        pages = []
+        for hit in hits:
+            found = own[hit.provider].read(hit)
+            if found is None:
+                self.fetched.append(hit.url)
+                answer = self.web[hit.url]
+                found = answer if isinstance(answer, Exception) else page(hit.url, answer)
+            pages.append(found)
+        return pages
 
 
 def plan_of(*queries_per_item):
@@ -203,19 +176,16 @@ def test_research_reads_pages_and_adds_only_what_was_read(tmp_path):
                     texts={"https://fr.wikipedia.org/wiki/Mixtral": "Mixtral est sorti le 11 décembre 2023."})
     web = Provider("searxng", {"Mixtral": ["https://example.org/a", "https://example.org/b", "https://example.org/c",
                                            "https://example.org/d", "https://fr.wikipedia.org/wiki/Mixtral/"]})
-    fetched = []
-
-    def fetch_pages(urls, **kwargs):
-        fetched.append((urls, kwargs))
-        return [page(u, f"Texte de {u}.") if not u.endswith("b") else OSError("HTTP 404") for u in urls]
-
-    evidence = Evidence(Settings(cache_dir=tmp_path), fetch=False, evidence_dir=tmp_path / "evidence")
+    pages = {f"https://example.org/{x}": f"Texte de https://example.org/{x}." for x in "acd"}
+    settings = Settings(cache_dir=tmp_path, use_cache=False)
+    searcher = Searcher([wiki, web], settings, {**pages, "https://example.org/b": FetchError("HTTP 404")})
+    evidence = Evidence(settings, fetch=False, evidence_dir=tmp_path / "evidence")
     plan = plan_of([("Mixtral", "fr")])
-    result = research.research(plan, evidence, Searcher([wiki, web]), allow_private=False,
-                               limits=research.Limits(pages_per_query=3), fetch_pages=fetch_pages)
-    # the wiki page came from its API; three web pages per query were fetched, in one parallel call
-    assert fetched[0][0] == ["https://example.org/a", "https://example.org/b", "https://example.org/c"]
-    assert fetched[0][1]["allow_private"] is False and fetched[0][1]["total_seconds"] == research.PAGE_SECONDS
+    result = research.research(plan, evidence, searcher, limits=research.Limits(pages_per_query=3))
+    # the wiki page came from its API; three web pages per query and provider were fetched; the
+    # wiki URL with a trailing slash is the same page
+    assert searcher.fetched == ["https://example.org/a", "https://example.org/b", "https://example.org/c"]
+    assert wiki.asked == web.asked == [("Mixtral", "fr")]
     docs = {d.url: d for d in evidence.documents}
     assert docs["https://fr.wikipedia.org/wiki/Mixtral"].text == "Mixtral est sorti le 11 décembre 2023."
     assert docs["https://example.org/b"].text is None and docs["https://example.org/b"].error == "HTTP 404"
@@ -231,6 +201,6 @@ def test_research_reads_pages_and_adds_only_what_was_read(tmp_path):
     assert len(read) == 3 and all(len(p["sha256"]) == 64 and p["bytes"] > 0 for p in read)
     assert [p["error"] for p in record["pages"] if p["status"] == "unreachable"] == ["HTTP 404"]
     item = record["items"][0]
-    assert item["searched"] == [{"q": "Mixtral", "lang": "fr"}] and len(item["hits"]) == 6
+    assert item["searched"] == [{"q": "Mixtral", "lang": "fr"}] and len(item["hits"]) == 4   # 3 + 1 per provider
     assert {h["document"] for h in item["hits"]} >= {docs["https://example.org/a"].id}
     assert result.search_count == 2
