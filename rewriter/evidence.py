@@ -330,7 +330,11 @@ def finding_terms(finding: Finding) -> list[str]:
     """What the claims stage said about a finding: its reason, what would settle it, its queries."""
     payload = finding.payload or {}
     queries = payload.get("queries") or []
-    found = [payload.get("reason"), payload.get("settle_with"), *([queries] if isinstance(queries, str) else queries)]
+    if isinstance(queries, str):
+        queries = [queries]
+    # the research plan's queries are {"q": ..., "lang": ...}; plain strings are read too
+    queries = [q.get("q") if isinstance(q, dict) else q for q in queries]
+    found = [payload.get("reason"), payload.get("settle_with"), *queries]
     return [t for t in found if isinstance(t, str) and t.strip()]
 
 

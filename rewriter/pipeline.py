@@ -220,7 +220,8 @@ def build_report(article: Article, repo_path: str, ctx, settings: Settings, find
         "references": [r.to_dict() for r in references],
         "evidence": gathered.to_dict(),
         "research": (searched.to_dict() if searched is not None
-                     else {"providers": [], "items": [item.to_dict() for item in plan], "searches": [],
+                     else {"providers": list(settings.research) if online else [],
+                           "items": [item.to_dict() for item in plan], "searches": [],
                            "pages": [], "dropped": [], "seconds": 0.0}),
         "proposals": [p.to_dict() for p in proposals],
         "errors": errors,

@@ -342,12 +342,23 @@ _NOT_NAMES = frozenset(_MONTHS) | frozenset(fold(d) for d in (
     "samedi dimanche").split())
 
 
-def _names(text: str) -> list[str]:
+def _capitalised_only_to_start_a_sentence(word: str, at: int, text: str, article_text: str) -> bool:
+    """"Toutefois", "However": a capital that only says a sentence begins. A first word is a name
+    when the article also writes it capitalised inside a sentence (or it has digits or capitals
+    after its first letter: GPT-4, AI)."""
+    if not re.fullmatch(r"\s*", text[:at]) or not word[1:].islower():
+        return False
+    return re.search(rf"[^\s.!?:;«»\"“”(\[]\s+{re.escape(word)}\b", article_text) is None
+
+
+def _names(text: str, article_text: str = "") -> list[str]:
     common = set(lexicon().values())
     names: list[str] = []
-    for word in _NAME_WORD.findall(text):
-        word = re.sub(r"^(?:[LlDdJjNnSsCcMmTt]|[Qq]u)['’]", "", word)      # "L'Insee" -> "Insee"
+    for match in _NAME_WORD.finditer(text):
+        word = re.sub(r"^(?:[LlDdJjNnSsCcMmTt]|[Qq]u)['’]", "", match.group(0))      # "L'Insee" -> "Insee"
         if not word or not (word[0].isupper() or any(c.isdigit() for c in word)) or fold(word) in _NOT_NAMES:
+            continue
+        if article_text and _capitalised_only_to_start_a_sentence(word, match.start(), text, article_text):
             continue
         found = tokens(word)
         if found and not all(t in common for t in found) and word not in names:   # "Entreprise" is no name
@@ -359,13 +370,15 @@ def subject_names(finding: Finding, article_text: str, replacement: str = "") ->
     """What the finding's sentence is about: the names (capitalised words, acronyms, product names
     such as GPT-4) of its sentence outside the span, and those inside the span that the replacement
     keeps. A name the replacement changes ("Richmond" -> "Redmond") is the error, not the subject;
-    a placeholder's text is no name; nor are month and day names.
+    a placeholder's text is no name; nor are month and day names, nor a word capitalised only
+    because it begins the sentence. A sentence that names nothing else ("Toutefois, la firme de
+    Richmond semble…") is about what the sentences beside it name.
     """
-    own, _ = finding_context(finding, article_text)
-    outside = _names(own.replace(finding.text, " "))
+    own, near = finding_context(finding, article_text)
+    outside = _names(own.replace(finding.text, " "), article_text)
     kept = set(tokens(replacement))
     inside = [n for n in _names(finding.text) if n not in outside and all(t in kept for t in tokens(n))]
-    return outside + inside
+    return outside + inside or _names(near, article_text)
 
 
 def _names_in(name: str, words: set[str]) -> bool:
