@@ -72,7 +72,9 @@ def decode(raw: bytes, path: Path, encoding: str = "utf-8") -> Article:
     if codec == "utf-8-sig":
         codec = "utf-8"
     marked = next(((bom, c) for bom, c in BOMS if raw.startswith(bom)), None)
-    if marked and (marked[1] != "utf-8" or codec == "utf-8"):
+    # A UTF-16/32 BOM wins over any encoding asked; a UTF-8 one over a Unicode encoding only
+    # (EF BB BF is "ï»¿" in cp1252, and a cp1252 article may well begin with it).
+    if marked and (marked[1] != "utf-8" or codec == "utf-8" or codec.startswith(_WIDE)):
         bom, codec = marked
     else:
         bom = b""
@@ -196,6 +198,8 @@ def _walk(folder: Path, on_skip: Callable[[Path, str], None]) -> list[Path]:
         found.append(Path(exc.filename))
 
     for dirpath, dirnames, filenames in os.walk(folder, onerror=cannot_list):
+        dirnames.sort()             # the same walk, and the same warnings in the same order, everywhere
+        filenames.sort()
         here = Path(dirpath)
         for d in dirnames:
             if os.path.islink(here / d) and not inside(os.path.realpath(here / d)):

@@ -21,6 +21,7 @@ from rewriter.loader import decode, discover, load
 
 from .conftest import SEEDS
 from .editor_model import EditorModel
+from .test_emit import git_apply
 from .fake_llm import FakeLLM
 
 SECRET = "SECRET-7f3a: the contents of a file outside the articles folder"
@@ -210,6 +211,8 @@ def test_a_utf16_article_keeps_its_encoding_and_bom_through_run_review_and_apply
     assert invoke("run", "articles/wide.txt", "--offline", "--encoding", "utf-16").exit_code == 0
     expected = codecs.BOM_UTF16_LE + ARTICLE.replace("Nombre de mots : 5000\r\n", "").encode("utf-16-le")
     assert (tmp_path / "out" / "wide" / "wide.txt").read_bytes() == expected
+    diff = (tmp_path / "out" / "wide" / "changes.diff").read_bytes().decode("utf-8", "surrogateescape")
+    assert git_apply(tmp_path, raw, diff, "articles/wide.txt") == expected
     report = json.loads((tmp_path / "out" / "wide" / "report.json").read_text(encoding="utf-8"))
     assert (report["article"]["encoding"], report["article"]["bom"]) == ("utf-16-le", True)
     assert invoke("review", "out/wide", "--accept", "all").exit_code == 0
@@ -226,10 +229,12 @@ def test_nul_characters_in_utf16_text_are_still_binary(tmp_path):
     assert result.stderr == f"{path}: binary data (NUL character at character 3); not a text article\n"
 
 
-def test_a_utf8_bom_asked_as_cp1252_stays_as_it_was():
+def test_a_utf8_bom_asked_as_cp1252_stays_as_it_was_and_wins_over_utf16():
     raw = codecs.BOM_UTF8 + "Café".encode("utf-8")
     article = decode(raw, Path("a.txt"), "cp1252")
     assert (article.encoding, article.bom, article.encode(article.text)) == ("cp1252", False, raw)
+    article = decode(raw, Path("a.txt"), "utf-16")
+    assert (article.encoding, article.bom, article.text, article.encode(article.text)) == ("utf-8", True, "Café", raw)
 
 
 # --- 20. a line break in a file name --------------------------------------------------------------
