@@ -13,8 +13,9 @@ from typing import Any, Iterable
 
 from .detect import detect
 from .errors import InputError
-from .loader import discover, load, sha256_bytes
+from .loader import discover, load, read_bytes, sha256_bytes
 from .models import BLOCKING_KINDS, KINDS, CLAIM
+from .text import shown_path
 
 # Exit statuses: the article set is clean, unfinished articles remain, or some input was unusable.
 CLEAN, BLOCKING, INPUT_ERROR = 0, 1, 2
@@ -52,11 +53,16 @@ def exit_status(report: dict[str, Any]) -> int:
 
 
 def format_text(report: dict[str, Any]) -> str:
-    """``path:line:col: kind/subtype message`` per finding, then a count per kind."""
+    """``path:line:col: kind/subtype message`` per finding, then a count per kind.
+
+    One record is one line: a path holding a line break or another control character is
+    quoted with escapes (see :func:`text.shown_path`); ``--format json`` keeps it as it is.
+    """
     lines, counts = [], Counter()
     for article in report["articles"]:
+        path = shown_path(article["path"])
         for f in article["findings"]:
-            lines.append(f"{article['path']}:{f['line']}:{f['column']}: {f['kind']}/{f['subtype']} {f['message']}")
+            lines.append(f"{path}:{f['line']}:{f['column']}: {f['kind']}/{f['subtype']} {f['message']}")
             counts[f["kind"]] += 1
     if lines:
         lines.append("")
@@ -73,6 +79,6 @@ def format_text(report: dict[str, Any]) -> str:
 
 def _sha256_or_none(path: Path) -> str | None:
     try:
-        return sha256_bytes(path.read_bytes())
-    except OSError:
+        return sha256_bytes(read_bytes(path))
+    except InputError:
         return None

@@ -111,7 +111,8 @@ def _known_encoding(ctx, param, value: str) -> str:
 
 def encoding_option(fn):
     return click.option("--encoding", default="utf-8", show_default=True, callback=_known_encoding,
-                        help="Encoding of the articles, e.g. cp1252 for old Windows files.")(fn)
+                        help="Encoding of the articles, e.g. cp1252 for old Windows files, utf-16 "
+                             "(a UTF-8/16/32 byte order mark decides by itself).")(fn)
 
 
 def settings_from(options: dict, **extra) -> Settings:
@@ -420,7 +421,9 @@ def check(paths, fmt, encoding):
     """List placeholders, dangling citations, generation artifacts, web chrome and broken tables.
 
     PATHS are files or folders, searched recursively for .txt, .md and .markdown
-    files [default: articles/]. Nothing is changed.
+    files [default: articles/]. Nothing is changed. In a folder, a symbolic link
+    is followed only to a file inside it; a link out is skipped with one line.
+    A file name with a line break or control character is shown quoted.
 
     \b
     Exit status:

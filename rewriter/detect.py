@@ -3,7 +3,12 @@
 Every span is a character offset into the decoded text (BOM removed), so
 ``text[f.start:f.end] == f.text`` holds whatever the line endings. Line-level
 findings (boilerplate, artifacts) span a whole line without its line break;
-with CRLF the "\\r" belongs to the break, never to the span.
+"\\r\\n", a lone "\\r" and "\\n" are each one line break, as :func:`models.line_col`
+counts them, and belong to the break, never to a span.
+
+Detection is linear in the size of the article: line and column come from one
+:class:`models.LineIndex`, and "is this offset inside an earlier finding" is a
+binary search over sorted spans (see :func:`_covered`), never a scan of all of them.
 
 Placeholders are recognised by a small grammar (an optional verb, a noun
 family, pending words, an optional ``: body``) rather than a list of literal
@@ -15,14 +20,15 @@ chrome, never from the seed articles' own strings.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Callable, NamedTuple
 
-from .models import (ARTIFACT, BOILERPLATE, BROKEN_TABLE, DANGLING_CITATION, PLACEHOLDER,
-                     Finding, Reference)
+from .models import (ARTIFACT, BOILERPLATE, BROKEN_TABLE, DANGLING_CITATION, LINE_BREAK, PLACEHOLDER,
+                     Finding, LineIndex, Reference)
 
 
 @dataclass(frozen=True)
@@ -40,39 +46,61 @@ class Line(NamedTuple):
 def detect(text: str) -> Detection:
     """Run every detector over ``text`` (decoded, BOM removed)."""
     lines = _split_lines(text)
+    index = LineIndex(text)
     references, entry_lines, label_starts = _references(lines)
-    findings = _placeholders(text)
-    findings += _dangling(text, references, label_starts, findings)
-    findings += _artifacts(text, lines)
+    findings = _placeholders(text, index)
+    findings += _dangling(text, index, references, label_starts, findings)
+    findings += _artifacts(text, index, lines)
     blocked = {f.line - 1 for f in findings} | entry_lines
-    findings += _web_debris(text, lines, blocked)
+    findings += _web_debris(text, index, lines, blocked)
     findings.sort(key=lambda f: (f.start, f.end))
     return Detection(findings, references)
 
 
 def _split_lines(text: str) -> list[Line]:
-    """Lines split on "\\n" only, as :func:`models.line_col` counts them."""
+    """Lines split on "\\r\\n", "\\r" and "\\n", as :func:`models.line_col` counts them."""
     lines, pos = [], 0
-    for raw in text.split("\n"):
-        end = pos + len(raw) - raw.endswith("\r")
-        lines.append(Line(pos, end, text[pos:end]))
-        pos += len(raw) + 1
+    for m in LINE_BREAK.finditer(text):
+        lines.append(Line(pos, m.start(), text[pos:m.start()]))
+        pos = m.end()
+    lines.append(Line(pos, len(text), text[pos:]))
     return lines
 
 
-def _line_finding(text: str, line: Line, kind: str, subtype: str, message: str) -> Finding:
-    return Finding.at(text, line.start, line.end, kind, subtype, message)
+def _line_finding(text: str, index: LineIndex, line: Line, kind: str, subtype: str, message: str) -> Finding:
+    return Finding.at(text, line.start, line.end, kind, subtype, message, lines=index)
+
+
+def _covered(spans: list[tuple[int, int]]):
+    """A test "is ``pos`` inside one of ``spans``" (``start <= pos < end``) in O(log n).
+
+    Spans may overlap or nest: sorted by start, each keeps the furthest end reached so far.
+    """
+    spans = sorted(spans)
+    starts = [s for s, _ in spans]
+    reach, furthest = [], -1
+    for _, e in spans:
+        furthest = max(furthest, e)
+        reach.append(furthest)
+
+    def inside(pos: int) -> bool:
+        i = bisect.bisect_right(starts, pos)
+        return i > 0 and reach[i - 1] > pos
+    return inside
 
 
 def _quote(s: str, width: int = 60) -> str:
-    s = " ".join(s.split())
+    # Normalising a prefix gives the same first characters as normalising the whole line,
+    # so a huge line costs no more than a short one; mostly blank prefixes fall back to all.
+    head = " ".join(s[:8 * width].split())
+    s = head if len(head) > width else " ".join(s.split())
     return f"“{s if len(s) <= width else s[:width - 1] + '…'}”"
 
 
 # --- Placeholders -------------------------------------------------------------------------------
 
 # A bracketed marker that is not a Markdown link, image, reference-style link or footnote.
-_BRACKET = re.compile(r"\[(?<!!\[)([^\[\]\n^][^\[\]\n]{0,400})\](?![(\[])")
+_BRACKET = re.compile(r"\[(?<!!\[)([^\[\]\r\n^][^\[\]\r\n]{0,400})\](?![(\[])")
 _HEAD_SPLIT = re.compile(r"\s*[:|]\s*")
 
 _PENDING = (r"NEEDED|REQUIRED|MISSING|NECESSAIRES?|REQUISE?S?|MANQUANTE?S?|ICI|HERE|"
@@ -106,7 +134,7 @@ _FAMILIES = ("citation_needed", "chart", "table", "image", "quote", "data_needed
 # Newsroom markers outside brackets. TK and XX are case-sensitive tokens: "TKO", "XXe siècle",
 # "XXL" and "Louis XIV" are not markers; "XX %" and "XX,X milliards" are.
 _INLINE = re.compile(r"""(?=[{TFÀX])   # cheap first-character test: most positions fail here
- (?:(?P<template_variable>\{\{[^{}\n]{1,80}\}\})
+ (?:(?P<template_variable>\{\{[^{}\r\n]{1,80}\}\})
  |(?P<todo>\b(?:TODO|FIXME|À\ FAIRE)\b(?:\([^)\n]*\))?[ \t]*:[^\n\r]*)
  |(?P<tk>(?<![\w-])TK(?:TK)*(?![\w-]))
  |(?P<missing_figure>(?<![\w.,-])X{2,}(?:[.,]X+)?(?![\w-])(?!\s?(?:ème|eme|siècle|siecle|century)\b)))
@@ -170,7 +198,7 @@ def _payload(body: str, chart_type: str | None) -> dict:
     return {"title": title, "chart_type": chart_type, "labels": labels, "data": data}
 
 
-def _placeholders(text: str) -> list[Finding]:
+def _placeholders(text: str, index: LineIndex) -> list[Finding]:
     found = []
     for m in _BRACKET.finditer(text):
         parsed = _parse_marker(m[1])
@@ -179,13 +207,14 @@ def _placeholders(text: str) -> list[Finding]:
             message = f"{_MESSAGES[subtype]}: {_quote(payload['title'] if payload else m[0])}"
             if payload and payload["data"]:
                 message += f" ({len(payload['data'])} data points)"
-            found.append(Finding.at(text, m.start(), m.end(), PLACEHOLDER, subtype, message, payload))
-    taken = [(f.start, f.end) for f in found]
+            found.append(Finding.at(text, m.start(), m.end(), PLACEHOLDER, subtype, message, payload,
+                                    lines=index))
+    taken = _covered([(f.start, f.end) for f in found])
     for m in _INLINE.finditer(text):
         start, end = m.start(), m.start() + len(m[0].rstrip())
-        if not any(s <= start < e for s, e in taken):
+        if not taken(start):
             found.append(Finding.at(text, start, end, PLACEHOLDER, m.lastgroup,
-                                    f"{_MESSAGES[m.lastgroup]}: {_quote(text[start:end])}"))
+                                    f"{_MESSAGES[m.lastgroup]}: {_quote(text[start:end])}", lines=index))
     return found
 
 
@@ -238,18 +267,19 @@ def _marker_labels(raw: str) -> list[str]:
     return labels
 
 
-def _dangling(text: str, refs: list[Reference], label_starts: set[int],
+def _dangling(text: str, index: LineIndex, refs: list[Reference], label_starts: set[int],
               placeholders: list[Finding]) -> list[Finding]:
     known = {r.label for r in refs}
+    in_placeholder = _covered([(f.start, f.end) for f in placeholders])
     found = []
     for m in _MARKER.finditer(text):
-        if m.start() in label_starts or any(f.start <= m.start() < f.end for f in placeholders):
+        if m.start() in label_starts or in_placeholder(m.start()):
             continue
         missing = [label for label in _marker_labels(m[1]) if label not in known]
         if missing:
             subtype = "footnote" if m[1].startswith("^") else "numeric"
             message = f"no reference entry for [{'], ['.join(missing)}]"
-            found.append(Finding.at(text, m.start(), m.end(), DANGLING_CITATION, subtype, message))
+            found.append(Finding.at(text, m.start(), m.end(), DANGLING_CITATION, subtype, message, lines=index))
     return found
 
 
@@ -270,12 +300,12 @@ _ARTIFACT_MESSAGES = {"word_count": "word count left by the generator",
                       "assistant_chatter": "assistant chatter left by the generator"}
 
 
-def _artifacts(text: str, lines: list[Line]) -> list[Finding]:
+def _artifacts(text: str, index: LineIndex, lines: list[Line]) -> list[Finding]:
     found = []
     for line in lines:
         m = _ARTIFACTS.match(line.text.strip())
         if m:
-            found.append(_line_finding(text, line, ARTIFACT, m.lastgroup,
+            found.append(_line_finding(text, index, line, ARTIFACT, m.lastgroup,
                                        f"{_ARTIFACT_MESSAGES[m.lastgroup]}: {_quote(line.text)}"))
     return found
 
@@ -401,7 +431,7 @@ def _table_row(s: str) -> bool:
             and sum(w[0].isupper() or w[0].isdigit() for w in words[1:]) >= 2)
 
 
-def _web_debris(text: str, lines: list[Line], blocked: set[int]) -> list[Finding]:
+def _web_debris(text: str, index: LineIndex, lines: list[Line], blocked: set[int]) -> list[Finding]:
     """Boilerplate lines and broken tables; ``blocked`` lines (findings, references) are left alone.
 
     Titles, headings and body text carry none of the chrome cues; list items and Markdown headings
@@ -422,17 +452,17 @@ def _web_debris(text: str, lines: list[Line], blocked: set[int]) -> list[Finding
                 and _is_alt_text(stripped[i], doc_language):
             chrome[i] = "image_caption"
 
-    found, run = [], []
+    found, run, in_tables = [], [], set()
     for i in candidates + [-2]:                 # the sentinel closes the last run
         if run and i != run[-1] + 1:
             if len(run) >= 3:
                 found.append(Finding.at(text, lines[run[0]].start, lines[run[-1]].end, BROKEN_TABLE,
                                         "run_together", f"table of {len(run)} rows whose column separators "
-                                        f"were lost: {_quote(lines[run[0]].text)}"))
+                                        f"were lost: {_quote(lines[run[0]].text)}", lines=index))
+                in_tables.update(run)
             run = []
         if i >= 0 and i not in chrome and _table_row(stripped[i]):
             run.append(i)
-    in_tables = {line for f in found for line in range(f.line - 1, f.line + f.text.count("\n"))}
 
     nonblank = [i for i, s in enumerate(stripped) if s]
     fragments = {}
@@ -441,6 +471,6 @@ def _web_debris(text: str, lines: list[Line], blocked: set[int]) -> list[Finding
                 and len(stripped[i].split()) <= 8 and i not in blocked and i not in in_tables:
             fragments[i] = chrome[before]
     for i, subtype in sorted({**chrome, **fragments}.items()):
-        found.append(_line_finding(text, lines[i], BOILERPLATE, subtype,
+        found.append(_line_finding(text, index, lines[i], BOILERPLATE, subtype,
                                    f"scraped {_CHROME_LABELS[subtype]}: {_quote(lines[i].text)}"))
     return found

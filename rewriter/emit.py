@@ -6,9 +6,9 @@ The rewritten article keeps its file name there, unless that name is one of
 the folder's own files (:data:`RESERVED`: ``review.md``, ``changes.diff``,
 ``report.json``, ``decisions.json``, ``evidence``); it is then written as
 ``rewritten-<name>`` (see :func:`rewritten_name`), so no output overwrites another.
-Edits are character spans on the decoded text (BOM removed), so CRLF, mixed
-endings and the BOM come back byte for byte through :meth:`Article.encode`;
-a line break inside a replacement takes the ending of the line it goes on.
+Edits are character spans on the decoded text (BOM removed), so CRLF, lone CR,
+mixed endings and the BOM come back byte for byte through :meth:`Article.encode`;
+a line break inside a replacement (LF, CRLF or CR) takes the ending of the line it goes on.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .loader import Article, atomic_write, atomic_write_text
-from .models import DELETE, FAILED, KEEP, NEEDS_HUMAN, Finding, Proposal
+from .models import DELETE, FAILED, KEEP, LINE_BREAK, NEEDS_HUMAN, Finding, Proposal
 
 # Words, runs of whitespace, or single punctuation marks: what a word diff compares.
 _TOKEN = re.compile(r"\w+|\s+|[^\w\s]")
@@ -73,19 +73,37 @@ def splice(text: str, edits: list[tuple[int, int, str]]) -> str:
 
 
 def _line_break(text: str, pos: int) -> str | None:
-    """The break ending the line ``pos`` is on (on a last line without one, the break before it)."""
-    nl = text.find("\n", pos)
-    if nl == -1:
-        nl = text.rfind("\n", 0, pos)
-    if nl == -1:
+    """The break ending the line ``pos`` is on (on a last line without one, the break before it):
+    "\\r\\n", "\\n" or a lone "\\r". A position between the CR and the LF of a CRLF is on its line."""
+    after = LINE_BREAK.search(text, pos - 1 if 0 < pos < len(text) and text.startswith("\r\n", pos - 1) else pos)
+    if after:
+        return after[0]
+    last = max(text.rfind("\n", 0, pos), text.rfind("\r", 0, pos))
+    if last == -1:
         return None
-    return "\r\n" if nl > 0 and text[nl - 1] == "\r" else "\n"
+    return "\r\n" if last > 0 and text.startswith("\r\n", last - 1) else text[last]
+
+
+def _at_line_start(text: str, pos: int) -> bool:
+    """Whether ``pos`` starts a line (not the LF half of a CRLF)."""
+    return pos == 0 or text[pos - 1] == "\n" or (text[pos - 1] == "\r" and not text.startswith("\n", pos))
+
+
+def _break_at(text: str, pos: int) -> str:
+    """The line break starting at ``pos``, or ""."""
+    m = LINE_BREAK.match(text, pos)
+    return m[0] if m else ""
+
+
+def _break_before(text: str, pos: int) -> str:
+    """The line break ending at ``pos``, or ""."""
+    return next((eol for eol in ("\r\n", "\n", "\r") if text.endswith(eol, 0, pos)), "")
 
 
 def _match_line_breaks(new: str, text: str, pos: int) -> str:
-    """``new`` with each of its line breaks (LF or CRLF) made the one of the line at ``pos``."""
-    eol = _line_break(text, pos) if "\n" in new else None
-    return re.sub(r"\r?\n", eol, new) if eol else new
+    """``new`` with each of its line breaks (LF, CRLF or CR) made the one of the line at ``pos``."""
+    eol = _line_break(text, pos) if "\n" in new or "\r" in new else None
+    return LINE_BREAK.sub(eol, new) if eol else new
 
 
 def plan_edits(findings: dict[str, Finding], proposals: list[Proposal],
@@ -140,16 +158,16 @@ def _take_line_breaks(text: str, edits: list[Edit], deletes: set[str]) -> list[E
     """
     out = list(edits)
     for i, e in enumerate(out):
-        whole = (e.change_id in deletes and e.end > e.start and (e.start == 0 or text[e.start - 1] == "\n")
-                 and (e.end == len(text) or text[e.end] in "\r\n") and not e.old.endswith("\n"))
+        whole = (e.change_id in deletes and e.end > e.start and _at_line_start(text, e.start)
+                 and (e.end == len(text) or text[e.end] in "\r\n") and not e.old.endswith(("\n", "\r")))
         if not whole:
             continue
-        after = "\r\n" if text.startswith("\r\n", e.end) else "\n" if text.startswith("\n", e.end) else ""
+        after = _break_at(text, e.end)
         if after and (i + 1 == len(out) or out[i + 1].start >= e.end + len(after)):
             out[i] = e._replace(end=e.end + len(after), old=e.old + after)
         elif e.end == len(text) and e.start > 0:
-            before = "\r\n" if text.endswith("\r\n", 0, e.start) else "\n"
-            if i == 0 or out[i - 1].end <= e.start - len(before):
+            before = _break_before(text, e.start)
+            if before and (i == 0 or out[i - 1].end <= e.start - len(before)):
                 out[i] = e._replace(start=e.start - len(before), old=before + e.old)
     return out
 
@@ -275,15 +293,16 @@ def context_diff(text: str, start: int, end: int, new: str, radius: int = 120) -
     A deleted whole line reads as that line alone, marked, rather than run into its neighbour.
     """
     span = text[start:end]
-    if not new and span.strip("\r\n") and "\n" not in span.strip("\r\n"):
-        at_start = start == 0 or text[start - 1] == "\n" or span.startswith("\n") or span.startswith("\r\n")
-        at_end = end == len(text) or span.endswith("\n") or text[end] in "\r\n"
+    inner = span.strip("\r\n")
+    if not new and inner and "\n" not in inner and "\r" not in inner:
+        at_start = start == 0 or text[start - 1] in "\r\n" or span[0] in "\r\n"
+        at_end = end == len(text) or span[-1] in "\r\n" or text[end] in "\r\n"
         if at_start and at_end:
-            return f"[-{span.strip(chr(13) + chr(10))}-] (whole line deleted)"
-    line_start = text.rfind("\n", 0, start) + 1
-    line_end = text.find("\n", end)
-    line_end = len(text) if line_end == -1 else line_end
-    left, right = text[line_start:start], text[end:line_end].rstrip("\r")
+            return f"[-{inner}-] (whole line deleted)"
+    line_start = max(text.rfind("\n", 0, start), text.rfind("\r", 0, start)) + 1
+    after = LINE_BREAK.search(text, end)
+    line_end = after.start() if after else len(text)
+    left, right = text[line_start:start], text[end:line_end]
     if len(left) > radius:
         cut = left[-radius:]
         left = "…" + cut[cut.find(" ") + 1:] if " " in cut else "…" + cut

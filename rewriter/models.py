@@ -6,7 +6,10 @@ BOM removed, so that ``text[start:end] == finding.text`` always holds.
 
 from __future__ import annotations
 
+import bisect
+import copy
 import hashlib
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -31,11 +34,35 @@ def finding_id(kind: str, start: int, end: int, text: str) -> str:
     return f"{kind[:2]}-{digest[:10]}"
 
 
+# "\r\n", a lone "\r" (old Mac files) and "\n" each end a line.
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+class LineIndex:
+    """Where each line of a text starts: line and column of any offset in O(log lines).
+
+    Build one per text and ask it for every finding; counting from the start for each
+    finding made detection quadratic in the size of the article.
+    """
+
+    __slots__ = ("starts",)
+
+    def __init__(self, text: str) -> None:
+        self.starts = [0, *(m.end() for m in LINE_BREAK.finditer(text))]
+
+    def line_col(self, offset: int) -> tuple[int, int]:
+        line = bisect.bisect_right(self.starts, offset)
+        return line, offset - self.starts[line - 1] + 1
+
+
 def line_col(text: str, offset: int) -> tuple[int, int]:
-    """1-based line and column of a character offset (CRLF counts as one line break)."""
-    line = text.count("\n", 0, offset) + 1
-    line_start = text.rfind("\n", 0, offset) + 1
-    return line, offset - line_start + 1
+    """1-based line and column of a character offset; "\r\n", "\r" and "\n" each end a line.
+
+    For one offset; for many in the same text, build a :class:`LineIndex` once. An offset
+    between the CR and the LF of a CRLF is on the CR's line, as it is for a :class:`LineIndex`
+    (the character at ``offset`` is looked at, so a CRLF is never seen as a lone CR).
+    """
+    return LineIndex(text[:offset + 1]).line_col(offset)
 
 
 @dataclass(frozen=True)
@@ -53,15 +80,23 @@ class Finding:
 
     @classmethod
     def at(cls, text: str, start: int, end: int, kind: str, subtype: str, message: str,
-           payload: dict[str, Any] | None = None) -> "Finding":
-        """Build a finding for ``text[start:end]``, computing id, line and column."""
+           payload: dict[str, Any] | None = None, *, lines: LineIndex | None = None) -> "Finding":
+        """Build a finding for ``text[start:end]``, computing id, line and column.
+
+        Pass the text's :class:`LineIndex` as ``lines`` when building many findings.
+        """
         span = text[start:end]
-        line, column = line_col(text, start)
+        line, column = lines.line_col(start) if lines is not None else line_col(text, start)
         return cls(finding_id(kind, start, end, span), kind, subtype, start, end, line, column,
                    span, message, payload)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # What asdict() gives (the payload copied), without its recursion through every field:
+        # ten times faster, which counts in an article with a hundred thousand findings.
+        data = dict(self.__dict__)
+        if self.payload is not None:
+            data["payload"] = copy.deepcopy(self.payload)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Finding":

@@ -1,13 +1,15 @@
-"""Small text utilities shared by the model stages: sentences, language, chunks, dates."""
+"""Small text utilities shared by the stages: sentences, language, chunks, dates, printable paths."""
 
 from __future__ import annotations
 
+import os
 import re
+import unicodedata
 from dataclasses import dataclass
 
 # A sentence ends at . ! ? … (optionally followed by closing quotes/brackets) then whitespace,
 # or at a line break: headings and list items are sentences of their own.
-_SENTENCE_END = re.compile(r"""(?<=[.!?…])["»”’)\]]*[ \t]+(?=[^\s])|\r?\n+""")
+_SENTENCE_END = re.compile(r"""(?<=[.!?…])["»”’)\]]*[ \t]+(?=[^\s])|[\r\n]+""")
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 _FR = frozenset("le la les des une est et dans pour que qui sur avec par du au aux ses son cette pas plus".split())
@@ -68,7 +70,7 @@ def chunks(text: str, max_words: int) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     start = 0
     words = 0
-    for match in re.finditer(r".*?(?:\r?\n|$)", text):
+    for match in re.finditer(r"[^\r\n]*(?:\r\n|\r|\n|$)", text):
         if match.start() == match.end():
             break
         n = word_count(match.group())
@@ -92,3 +94,33 @@ def stated_date(text: str) -> str | None:
     """The publication date the article states about itself ("Publié le 3 mars 2024"), if any."""
     match = _DATE_LINE.search(text[:5000])
     return match.group(1) if match else None
+
+
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", '"': '\\"', "\\": "\\\\"}
+
+
+def shown_path(path: str | os.PathLike) -> str:
+    """A path as it can be printed on one line of a report: as it is, unless it holds a control,
+    invisible or bidi character (category C, a line or paragraph separator), a byte that is not
+    UTF-8, or a double quote; then in double quotes with C-style escapes, as git shows such names
+    (``"a\\nb.txt"``, ``"caf\\xe9.txt"``). Backslashes alone, as in Windows paths, are left as they are.
+    """
+    name = os.fspath(path)
+    if not any(_needs_escape(c) or c == '"' for c in name):
+        return name
+    out = []
+    for c in name:
+        if c in _ESCAPES:
+            out.append(_ESCAPES[c])
+        elif "\udc80" <= c <= "\udcff":           # an undecodable byte, kept by surrogateescape
+            out.append(f"\\x{ord(c) - 0xdc00:02x}")
+        elif _needs_escape(c):
+            out.append(f"\\x{ord(c):02x}" if ord(c) < 0x100 else
+                       f"\\u{ord(c):04x}" if ord(c) < 0x10000 else f"\\U{ord(c):08x}")
+        else:
+            out.append(c)
+    return '"' + "".join(out) + '"'
+
+
+def _needs_escape(c: str) -> bool:
+    return unicodedata.category(c)[0] == "C" or unicodedata.category(c) in ("Zl", "Zp")

@@ -406,3 +406,56 @@ def test_seed_list_items_and_reference_entries_are_not_flagged():
         for f in detect(text).findings:
             if f.kind == "boilerplate":
                 assert not re.match(r"\s*(?:[-•]|\[\d+\])\s", f.text), f.text
+
+
+# --- lone CR line breaks, and detection linear in the size of the article ------------------------
+
+def test_a_lone_cr_article_gets_its_findings_on_their_own_lines():
+    # Old Mac files end lines with a lone CR: every finding used to be reported on line 1.
+    lf = seed("000").text
+    cr = lf.replace("\n", "\r")
+    assert "\n" not in cr
+    by_lf = [(f.kind, f.subtype, f.line, f.column, f.text.replace("\n", "\r")) for f in detect(lf).findings]
+    by_cr = [(f.kind, f.subtype, f.line, f.column, f.text) for f in detect(cr).findings]
+    assert by_cr == by_lf
+    assert len({line for _, _, line, _, _ in by_cr}) > 10
+    assert ("artifact", "word_count", 63, 1, "Nombre de mots : 5000") in by_cr
+
+
+def test_detection_asks_no_line_col_count_from_the_start(monkeypatch):
+    # A 23 MB article never finished: line_col counted from the start for every finding. Detection
+    # now reads lines and columns from one LineIndex: counting from the start is never asked for.
+    from rewriter import models
+    calls = []
+    real = models.line_col
+    monkeypatch.setattr(models, "line_col", lambda text, offset: calls.append(offset) or real(text, offset))
+    text = ("Texte [TBD] et [1] puis TK et XX %. " * 2000 + "\n") * 3 + "Publicité\n" * 3
+    findings = detect(text).findings
+    assert calls == []
+    assert len(findings) > 20000
+    index_free = [real(text, f.start) for f in findings[::997]]
+    assert [(f.line, f.column) for f in findings[::997]] == index_free
+
+
+def test_covered_spans_match_a_scan_of_all_of_them():
+    # The "inside an earlier finding" test is a binary search; it must agree with the scan it replaced,
+    # nested and overlapping spans included (an inline TODO line holding a bracketed placeholder).
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from rewriter.detect import _covered
+
+    @settings(max_examples=300, deadline=None)
+    @given(spans=st.lists(st.tuples(st.integers(0, 60), st.integers(0, 20)).map(lambda t: (t[0], t[0] + t[1]))),
+           points=st.lists(st.integers(-2, 85), max_size=30))
+    def agree(spans, points):
+        inside = _covered(spans)
+        assert [inside(p) for p in points] == [any(s <= p < e for s, e in spans) for p in points]
+    agree()
+
+
+def test_a_todo_line_holding_a_placeholder_hides_citations_in_both():
+    text = "TODO: vérifier [TBD] et [7] ici\nSuite [8].\n"
+    found = [(f.kind, f.text) for f in detect(text).findings]
+    assert ("placeholder", "[TBD]") in found
+    assert ("dangling_citation", "[8]") in found and ("dangling_citation", "[7]") not in found

@@ -196,6 +196,30 @@ def test_a_crlf_article_gets_no_lone_lf_from_a_replacement(tmp_path):
         (out_dir / "000_test.critic.md").read_bytes().decode()
 
 
+def test_a_lone_cr_article_keeps_its_line_ending_in_replacements_and_deletions(tmp_path):
+    # Old Mac line endings: a replacement with LF or CRLF in it used to mix CR, LF and CRLF.
+    raw = SAMPLE.replace("\n", "\r").encode()
+    out_dir = make_run(tmp_path, raw, [change("23 mars 2023", replacement="11 décembre 2023.\nMis à jour\r\nle 12"),
+                                       change("Comments are coming soon!", DELETE, kind=BOILERPLATE, sources=[])])
+    rewritten = (out_dir / "000_test.txt").read_bytes()
+    assert rewritten == ("Mixtral compte 12 milliards de paramètres [DONNÉES NÉCESSAIRES].\r"
+                         "Annoncé le 11 décembre 2023.\rMis à jour\rle 12 à Paris.\r"
+                         "Fin de l'article.").encode()
+    assert git_apply(tmp_path, raw, (out_dir / "changes.diff").read_bytes().decode(),
+                     "articles/000_test.txt") == rewritten
+    review_md = (out_dir / "review.md").read_text(encoding="utf-8")
+    assert "[-Comments are coming soon!-] (whole line deleted)" in review_md
+
+
+@pytest.mark.parametrize("text, eol", [("a\rb [x] c\rd", "\r"), ("a\r\nb [x] c\rd", "\r"),
+                                       ("a\rb [x] c\r\nd", "\r\n"), ("a\rb [x] c", "\r"), ("b [x] c", None)])
+def test_a_replacement_takes_the_break_of_its_own_line_cr_included(text, eol):
+    findings, proposals = build(text, [change("[x]", replacement="un\ndeux\r\ntrois\rquatre")])
+    new = emit.splice(text, emit.text_edits(findings, proposals, text=text))
+    pieces = ["un", "deux", "trois", "quatre"]
+    assert new == text.replace("[x]", eol.join(pieces) if eol else "un\ndeux\r\ntrois\rquatre")
+
+
 # --- diffs ---------------------------------------------------------------------------
 
 def git_apply(tmp_path: Path, old: bytes, diff: str, name: str = "articles/a.txt") -> bytes:

@@ -1,4 +1,4 @@
-"""Properties of emit/review/apply on random articles: BOM or not, LF, CRLF, mixed, no final newline.
+"""Properties of emit/review/apply on random articles: BOM or not, LF, CRLF, lone CR, mixed, no final newline.
 
 1. Rejecting every change gives back the input bytes exactly.
 2. Accepted changes alter only their spans (a deleted whole line also loses its line break), and a
@@ -32,8 +32,8 @@ words = st.text(alphabet=CHARS, max_size=16)
 @st.composite
 def articles(draw) -> bytes:
     lines = draw(st.lists(words, min_size=1, max_size=10))
-    uniform = draw(st.sampled_from(["\n", "\r\n", None]))
-    eols = [uniform or draw(st.sampled_from(["\n", "\r\n"])) for _ in lines]
+    uniform = draw(st.sampled_from(["\n", "\r\n", "\r", None]))
+    eols = [uniform or draw(st.sampled_from(["\n", "\r\n", "\r"])) for _ in lines]
     text = "".join(line + eol for line, eol in zip(lines, eols))
     if not draw(st.booleans()):
         text = text[: -len(eols[-1])]
@@ -85,19 +85,39 @@ def test_rejecting_every_change_gives_back_the_input_bytes(case):
         assert not result.edits and path.read_bytes() == raw
 
 
+def breaks(text: str) -> list[tuple[int, str]]:
+    """(offset, break) of each line break, CRLF, lone CR or LF, read one character at a time."""
+    found, i = [], 0
+    while i < len(text):
+        if text[i] in "\r\n":
+            eol = "\r\n" if text[i:i + 2] == "\r\n" else text[i]
+            found.append((i, eol))
+            i += len(eol)
+        else:
+            i += 1
+    return found
+
+
 def line_break_at(text: str, pos: int) -> str:
-    return "\r\n" if text.startswith("\r\n", pos) else "\n" if text.startswith("\n", pos) else ""
+    return next((eol for i, eol in breaks(text) if i == pos), "")
+
+
+def line_break_before(text: str, pos: int) -> str:
+    return next((eol for i, eol in breaks(text) if i + len(eol) == pos), "")
 
 
 def with_line_breaks_of(text: str, pos: int, new: str) -> str:
-    """``new`` with LF and CRLF made the break ending the line at ``pos`` (the last break on a last line)."""
-    ends = [i for i, c in enumerate(text) if c == "\n"]
-    after = [i for i in ends if i >= pos]
+    """``new`` with each of its breaks made the one ending the line at ``pos`` (the last one on a last line)."""
+    ends = breaks(text)
     if not ends:
         return new
-    nl = after[0] if after else ends[-1]
-    eol = text[nl - 1:nl + 1] if text[nl - 1:nl] == "\r" else "\n"
-    return new.replace("\r\n", "\n").replace("\n", eol)
+    after = [eol for i, eol in ends if i + len(eol) > pos]
+    eol = after[0] if after else ends[-1][1]
+    out, last = [], 0
+    for i, own in breaks(new):
+        out += [new[last:i], eol]
+        last = i + len(own)
+    return "".join(out) + new[last:]
 
 
 @SETTINGS
@@ -121,7 +141,7 @@ def test_accepted_changes_alter_only_their_spans(case):
             span = (f.start, f.end)
             if (e.start, e.end) != span:                     # only a whole-line delete may widen,
                 assert p.action == DELETE                    # over one line break after or before it
-                before = "\r\n" if text.endswith("\r\n", 0, f.start) else "\n" if text.endswith("\n", 0, f.start) else ""
+                before = line_break_before(text, f.start)
                 assert (e.start, e.end) in {(f.start, f.end + len(line_break_at(text, f.end))),
                                             (f.start - len(before), f.end)}
                 assert e.end - e.start > f.end - f.start
