@@ -342,23 +342,27 @@ _NOT_NAMES = frozenset(_MONTHS) | frozenset(fold(d) for d in (
     "samedi dimanche").split())
 
 
-def _capitalised_only_to_start_a_sentence(word: str, at: int, text: str, article_text: str) -> bool:
-    """"Toutefois", "However": a capital that only says a sentence begins. A first word is a name
-    when the article also writes it capitalised inside a sentence (or it has digits or capitals
-    after its first letter: GPT-4, AI)."""
-    if not re.fullmatch(r"\s*", text[:at]) or not word[1:].islower():
-        return False
-    return re.search(rf"[^\s.!?:;«»\"“”(\[]\s+{re.escape(word)}\b", article_text) is None
+# Words that open a sentence with a capital and name nothing: connectors and sentence adverbs.
+_OPENERS = frozenset(fold(w) for w in (
+    "toutefois cependant pourtant néanmoins ainsi enfin donc alors aussi ensuite puis désormais "
+    "aujourd'hui d'ailleurs certes outre selon depuis malgré however moreover meanwhile therefore "
+    "thus yet still also instead nevertheless furthermore indeed today since despite").split())
 
 
-def _names(text: str, article_text: str = "") -> list[str]:
+def _capitalised_only_to_start_a_sentence(word: str, at: int, text: str) -> bool:
+    """"Toutefois", "However": a capital that only says a sentence begins (a connector opening the
+    sentence). Other first words stay names: "Mixtral compte…" is about Mixtral."""
+    return bool(re.fullmatch(r"\s*", text[:at])) and fold(word) in _OPENERS
+
+
+def _names(text: str) -> list[str]:
     common = set(lexicon().values())
     names: list[str] = []
     for match in _NAME_WORD.finditer(text):
         word = re.sub(r"^(?:[LlDdJjNnSsCcMmTt]|[Qq]u)['’]", "", match.group(0))      # "L'Insee" -> "Insee"
         if not word or not (word[0].isupper() or any(c.isdigit() for c in word)) or fold(word) in _NOT_NAMES:
             continue
-        if article_text and _capitalised_only_to_start_a_sentence(word, match.start(), text, article_text):
+        if _capitalised_only_to_start_a_sentence(word, match.start(), text):
             continue
         found = tokens(word)
         if found and not all(t in common for t in found) and word not in names:   # "Entreprise" is no name
@@ -375,10 +379,10 @@ def subject_names(finding: Finding, article_text: str, replacement: str = "") ->
     Richmond semble…") is about what the sentences beside it name.
     """
     own, near = finding_context(finding, article_text)
-    outside = _names(own.replace(finding.text, " "), article_text)
+    outside = _names(own.replace(finding.text, " "))
     kept = set(tokens(replacement))
     inside = [n for n in _names(finding.text) if n not in outside and all(t in kept for t in tokens(n))]
-    return outside + inside or _names(near, article_text)
+    return outside + inside or _names(near)
 
 
 def _names_in(name: str, words: set[str]) -> bool:

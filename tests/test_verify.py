@@ -704,3 +704,13 @@ def test_a_name_the_replacement_corrects_is_the_error_not_the_subject(settings, 
     span = "Mixtral 8x7B compte 56 milliards de paramètres."
     whole = finding_at(span + "\n", span)
     assert subject_names(whole, span + "\n", "Mixtral 8x7B compte 46,7 milliards de paramètres.") == ["Mixtral", "8x7B"]
+
+
+def test_a_sentence_that_names_nothing_else_is_about_what_its_neighbours_name():
+    from rewriter.verify import subject_names
+    article = "Microsoft a investi dans Mistral AI. Toutefois, la firme de Richmond semble peu confiante.\n"
+    finding = finding_at(article, "firme de Richmond")
+    names = subject_names(finding, article, "firme de Redmond")
+    assert "Toutefois" not in names and "Richmond" not in names and "Microsoft" in names
+    mixtral = "Mixtral compte 60 milliards de paramètres.\n"
+    assert subject_names(finding_at(mixtral, "60 milliards"), mixtral, "46,7 milliards") == ["Mixtral"]
