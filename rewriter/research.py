@@ -51,7 +51,8 @@ class ResearchResult:
 
     @property
     def search_count(self) -> int:
-        return sum(1 for s in self.searches if s["status"] != "cached")
+        """Searches actually sent (a cache hit or a query over the limit sends nothing)."""
+        return sum(1 for s in self.searches if s["status"] in ("ok", "error"))
 
     def attach_offered(self, offered: dict[str, list[str]]) -> None:
         """Record, per item, the snippets the corrections request offered for its findings."""
