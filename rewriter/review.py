@@ -183,7 +183,8 @@ def describe(run: Run, p: Proposal, text: str | None, replacement: str | None = 
     if p.sources:
         lines.append("sources:")
     for s in p.sources:
-        lines.append(f"  [{s.status}] {s.url or '(local snippet)'}" + (f" — {s.title}" if s.title else ""))
+        lines.append(f"  [{s.status}] {s.url or '(local snippet)'}" + (f" — {s.title}" if s.title else "")
+                     + (f" ({s.date})" if s.date else ""))
         if s.quote:
             lines.append(f"      « {' '.join(s.quote.split())} »")
     return lines

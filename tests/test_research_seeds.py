@@ -69,6 +69,10 @@ def test_research_makes_most_seed_corrections_verified(wiki, tmp_path):
         [source] = proposal["sources"]
         assert source["status"] == "verified" and source["evidence_id"]
         assert source["location"]["url"].startswith(wiki.base)           # read from the wiki, not made up
+        # shown with what was read: the page's URL, title and date, whatever the model wrote beside the id
+        assert source["url"] == source["location"]["url"] and source["title"] and source["date"] == "2024-11-02"
+    review_md = (tmp_path / "out" / SEEDS[0].stem / "review.md").read_text(encoding="utf-8")
+    assert f"- [verified] {wiki.base}/en/wiki/Mixtral — Mixtral (2024-11-02)" in review_md
 
     # every search went to the article's language wiki or English, with a contact in the User-Agent
     assert {r.headers["user-agent"] for r in wiki.requests} == {"rewriter/0.1.0 (desk@example.org)"}
@@ -108,7 +112,7 @@ def test_fabricated_quotes_ids_and_urls_never_verify(wiki, tmp_path):
         assert proposal["status"] != "verified", proposal
         [source] = proposal["sources"]
         assert source["status"] in ("not_found", "unreachable"), source
-        kinds.add("url" if source["url"] else "id" if source["evidence_id"] == "E99#9" else "quote")
+        kinds.add("id" if source["evidence_id"] == "E99#9" else "quote" if source["evidence_id"] else "url")
     assert kinds == set(FABRICATIONS)             # each kind of fabrication was tried
 
 
