@@ -198,11 +198,19 @@ def _payload(body: str, chart_type: str | None) -> dict:
     return {"title": title, "chart_type": chart_type, "labels": labels, "data": data}
 
 
+# Newsroom conventions of French and English: in an article in another language "TK" or "XX" is an
+# ordinary token ("der TK", the Techniker Krankenkasse) and an English or French bracket grammar is
+# not the author's. Language-neutral markers (TODO, FIXME, {{variables}}) are found in any language.
+_COVERED_ONLY = frozenset({"tk", "missing_figure", "data_needed", "citation_needed", "chart", "table", "image",
+                           "quote"})
+
+
 def _placeholders(text: str, index: LineIndex) -> list[Finding]:
     found = []
+    covered = functools.cache(lambda: _covered_language(text))    # only asked when a marker is seen
     for m in _BRACKET.finditer(text):
         parsed = _parse_marker(m[1])
-        if parsed:
+        if parsed and (parsed[0] not in _COVERED_ONLY or covered()):
             subtype, payload = parsed
             message = f"{_MESSAGES[subtype]}: {_quote(payload['title'] if payload else m[0])}"
             if payload and payload["data"]:
@@ -212,7 +220,7 @@ def _placeholders(text: str, index: LineIndex) -> list[Finding]:
     taken = _covered([(f.start, f.end) for f in found])
     for m in _INLINE.finditer(text):
         start, end = m.start(), m.start() + len(m[0].rstrip())
-        if not taken(start):
+        if not taken(start) and (m.lastgroup not in _COVERED_ONLY or covered()):
             found.append(Finding.at(text, start, end, PLACEHOLDER, m.lastgroup,
                                     f"{_MESSAGES[m.lastgroup]}: {_quote(text[start:end])}", lines=index))
     return found
@@ -396,6 +404,12 @@ _WORD = re.compile(r"[^\W\d_]+")
 _STOP = {"en": frozenset("the and of with while at in to for from by this that its his her their an is are was were".split()),
          "fr": frozenset("le la les des du de et un une dans pour sur avec est sont que qui au aux ce cette ses son par "
                          "pas d l".split())}
+_COVERED_WORDS = _STOP["en"] | _STOP["fr"]
+# Function words of German, Spanish, Italian, Portuguese and Dutch that are not French or English words.
+_OTHER_WORDS = frozenset("""der die das und ist nicht mit von den dem ein eine einer für auf sich auch zu
+    el los las y del por con una es lo como su pero di che della sono nel alla gli
+    os um uma não em da dos das para com het een dat zijn voor niet""".split())
+_LANGUAGE_SAMPLE = 50_000       # characters: enough to tell the language, and detection stays linear
 _AUX = {"en": frozenset("is are was were has have had will would can could should may might must does did do".split()),
         "fr": frozenset("est sont était étaient sera seront a ont avait avaient peut peuvent doit doivent fait font".split())}
 _PARTICIPLE = re.compile(r"\w{2,}(?:ing|ant)\b", re.I)
@@ -408,6 +422,18 @@ def _language(words: list[str]) -> str | None:
     en = sum(w in _STOP["en"] for w in words)
     fr = sum(w in _STOP["fr"] for w in words)
     return "en" if en > fr else "fr" if fr > en else None
+
+
+def _covered_language(text: str) -> bool:
+    """Whether ``text`` may be French or English, the languages whose newsroom markers are known.
+
+    Only positive evidence makes it another language: that language's function words ("der",
+    "und", "el", "della", "não", "het") outnumber the French and English ones and make 5 % of the
+    words. A short text, or one without either, counts as covered.
+    """
+    words = _WORD.findall(text[:_LANGUAGE_SAMPLE].lower())
+    other = sum(w in _OTHER_WORDS for w in words)
+    return len(words) < 20 or other < 0.05 * len(words) or other <= sum(w in _COVERED_WORDS for w in words)
 
 
 def _is_alt_text(s: str, doc_language: Callable[[], str | None]) -> bool:

@@ -13,8 +13,7 @@ from rewriter.check import CLEAN, check_paths, exit_status
 from rewriter.detect import detect
 from rewriter.models import BOILERPLATE, BROKEN_TABLE
 
-pytestmark = pytest.mark.xfail(strict=True, raises=AssertionError, reason="issue 15: detectors not yet fixed for real pages "
-                                                   "(bench/bench_corpus.py measures them)")
+PENDING = pytest.mark.xfail(strict=True, raises=AssertionError, reason="issue 15: not yet fixed")
 
 PARA = ("The council voted on Tuesday to extend the bus line to the new hospital, after two years "
         "of delays caused by a dispute over the cost of the bridge.")
@@ -45,18 +44,21 @@ HEADLINES = ["Mayor Unveils Plan to Rebuild the Old Harbour Pier",
              "Local Bakery Wins National Award for Its Sourdough"]
 
 
+@PENDING
 def test_a_navigation_menu_is_navigation_not_a_table():
     text = "\n".join([PARA, "Menu", *MENU, PARA2]) + "\n"
     assert findings(text, BROKEN_TABLE) == []
     assert set(MENU) <= boilerplate_lines(text)
 
 
+@PENDING
 def test_a_run_of_related_headlines_is_related_not_a_table():
     text = "\n".join([PARA, PARA2, "Related Stories", *HEADLINES]) + "\n"
     assert findings(text, BROKEN_TABLE) == []
     assert set(HEADLINES) <= boilerplate_lines(text)
 
 
+@PENDING
 @pytest.mark.parametrize("rows", [
     ["July 12 -- Riverside Pavilion, Dayton, OH", "July 14 -- Lakeview Arena, Grand Rapids, MI",
      "July 17 -- Harbor Lights Theater, Erie, PA", "July 19 -- Summit Hall, Akron, OH"],
@@ -81,12 +83,14 @@ STANDINGS = ["Pos Driver Points Wins", "1 Ana Ruiz 412 5", "2 Tom Becker 398 3",
              "4 Sara Holm 350 1"]
 
 
+@PENDING
 @pytest.mark.parametrize("rows", [SNAPS, PRICES], ids=["rows_ending_in_a_full_stop", "currency_cells"])
 def test_a_real_table_is_found(rows):
     text = "\n".join([PARA, *rows, PARA2]) + "\n"
     assert covering_table(text, rows)
 
 
+@PENDING
 def test_a_real_table_is_found_with_blank_lines_between_rows():
     text = "\n\n".join([PARA, *STANDINGS, PARA2]) + "\n"
     assert covering_table(text, STANDINGS)
@@ -106,8 +110,16 @@ def test_tk_in_a_german_article_does_not_block(tmp_path):
     assert exit_status(report) == CLEAN
 
 
+def test_tk_and_xx_in_a_long_english_article_still_block_and_a_todo_blocks_in_german():
+    english = f"{PARA} {PARA2} The final cost is TK and the bridge will carry XX buses a day.\n"
+    assert [f.text for f in detect(english).findings if f.kind == "placeholder"] == ["TK", "XX"]
+    german = GERMAN + "TODO: Zahl prüfen [DATA NEEDED]\n"
+    assert [f.subtype for f in detect(german).findings if f.kind == "placeholder"] == ["todo"]
+
+
 # --- captions are recognised by what they are ---------------------------------------------------
 
+@PENDING
 @pytest.mark.parametrize("sentence", [
     "Police arrested four people Tuesday during a burglary investigation involving a warehouse at the port.",
     "Firefighters rescued a woman trapped in a flooded basement early Sunday morning.",
@@ -119,6 +131,7 @@ def test_a_one_sentence_paragraph_between_blank_lines_is_body(sentence):
 
 # --- chrome recall -------------------------------------------------------------------------------
 
+@PENDING
 @pytest.mark.parametrize("line", [
     "Back To Main Menu", "Share this with Messenger", "Search in title", "View Comments",
     "Email Newsletters", "comments powered by Disqus", "Retour au menu principal", "Voir les commentaires",
@@ -128,6 +141,7 @@ def test_a_chrome_line_is_found(line):
     assert line in boilerplate_lines(text)
 
 
+@PENDING
 def test_a_one_word_chrome_line_is_found_among_chrome():
     text = "\n".join([PARA, PARA2, "Privacy Policy", "Cookies", "Terms of Use"]) + "\n"
     assert "Cookies" in boilerplate_lines(text)
