@@ -388,7 +388,9 @@ _CHROME = re.compile(rf"""(?ix)
    |(?:we\ are|nous\ sommes)\s+(?:a|an|the|un|une|le|la|les)\b.{{0,200}}?\b(?:magazine|media|médias?|site|website
       |blog|publication|journal|newsroom|platform|plateforme|agency|agence)\b)
  |(?P<image_caption>[^\W_][\w-]*_[\w-]*$|\S+\.(?:jpe?g|png|gif|webp|svg|avif)$
-   |(?:crédits?(?:\ photos?)?|photo(?:\ credit)?|image\ credit|credit|source\ (?:image|photo))\s*:\s*\S.{{0,100}}$)
+   |(?:crédits?(?:\ photos?)?|photo(?:\ credit)?|image\ credit|credit|source\ (?:image|photo)|photos?|images?
+      |pictures?|illustrations?|légende|caption)\s*:\s*\S.{{0,200}}$
+   |[^()\n]{{1,200}}\([^()\n]{{0,60}}\b(?:photos?|images?|credits?|crédits?|getty|shutterstock|istock)\b[^()\n]{{0,60}}\)\s*$)
 """)
 _CHROME_LABELS = {
     "comments": "comment widget", "metadata": "date or reading-time widget", "related": "teaser for another article",
@@ -412,6 +414,10 @@ _OTHER_WORDS = frozenset("""der die das und ist nicht mit von den dem ein eine e
 _LANGUAGE_SAMPLE = 50_000       # characters: enough to tell the language, and detection stays linear
 _AUX = {"en": frozenset("is are was were has have had will would can could should may might must does did do".split()),
         "fr": frozenset("est sont était étaient sera seront a ont avait avaient peut peuvent doit doivent fait font".split())}
+_PERSONAL = frozenset("i im ive ll you your we our my me je j tu nous vous mon ma mes notre votre".split())
+_SENTENCE_END = re.compile(r"[.!?…][)\]’'\"”»]*(?:\s|$)")
+_NOT_PARTICIPLES = frozenset("during morning evening nothing something anything everything thing king ring spring "
+                             "string ceiling".split())
 _PARTICIPLE = re.compile(r"\w{2,}(?:ing|ant)\b", re.I)
 _SCENE = re.compile(r"\b(?:man|men|woman|women|person|people|child(?:ren)?|boy|girl|hands?|laptop|computer|smartphone"
                     r"|phone|screen|desk|office|background|robot|team|homme|hommes|femmes?|personnes?|enfants?|mains?"
@@ -436,15 +442,35 @@ def _covered_language(text: str) -> bool:
     return len(words) < 20 or other < 0.05 * len(words) or other <= sum(w in _COVERED_WORDS for w in words)
 
 
+def _scene_phrase(tokens: list[str]) -> bool:
+    """Whether a line opens as a noun phrase with a participle ("Happy woman using a laptop …"):
+    a participle among the first five words, and no finite verb in "-ed" before it ("Police
+    arrested six people during …" is a sentence, whatever it ends with). A line that ends in a
+    full stop must open so, and hold no comma ("Following the arrest, a lawyer asked …")."""
+    for t in tokens[:5]:
+        word = t.strip(".,;:()'’").lower()
+        if _PARTICIPLE.fullmatch(word) and word not in _NOT_PARTICIPLES:
+            return True
+        if len(word) > 4 and word.endswith("ed"):
+            return False
+    return False
+
+
 def _is_alt_text(s: str, doc_language: Callable[[], str | None]) -> bool:
-    """A short caption-like line: a participle, no auxiliary verb, not Title Case, and either
-    a scene noun ("woman", "écran") or a language other than the article's."""
+    """A short caption-like line: a noun phrase with a participle ("woman holding a phone"), no
+    auxiliary verb, not Title Case, and either a scene noun ("woman", "écran") or a language other
+    than the article's. A sentence is body text however alone it stands: one that ends in a full
+    stop (finite verb and all), speaks in the first or second person, or quotes someone."""
     tokens = s.split()
     if not 3 <= len(tokens) <= 25 or s[-1] in "?!:" or 2 * sum(t[0].isupper() for t in tokens) > len(tokens):
         return False
+    if _SENTENCE_END.search(s.rstrip(". ")) or any(q in s for q in "“”«»\"") \
+            or (s.endswith(".") and ("," in s or not _scene_phrase(tokens))):
+        return False
     words = _WORD.findall(s.lower())
     language = _language(words)
-    if language is None or _AUX[language].intersection(words) or not _PARTICIPLE.search(s):
+    if language is None or _AUX[language].intersection(words) or _PERSONAL.intersection(words) \
+            or not _PARTICIPLE.search(s):
         return False
     return bool(_SCENE.search(s)) or language != doc_language()
 

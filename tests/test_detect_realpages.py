@@ -119,14 +119,25 @@ def test_tk_and_xx_in_a_long_english_article_still_block_and_a_todo_blocks_in_ge
 
 # --- captions are recognised by what they are ---------------------------------------------------
 
-@PENDING
 @pytest.mark.parametrize("sentence", [
     "Police arrested four people Tuesday during a burglary investigation involving a warehouse at the port.",
     "Firefighters rescued a woman trapped in a flooded basement early Sunday morning.",
+    "Following the vote in the council, a lawyer for the residents asked for a new hearing.",
+    "I spent a week walking the route with people who use the bus every day",
 ])
 def test_a_one_sentence_paragraph_between_blank_lines_is_body(sentence):
     text = "\n\n".join([PARA, sentence, PARA2]) + "\n"
     assert sentence not in boilerplate_lines(text)
+
+
+@pytest.mark.parametrize("line", [
+    "Photo: Commuters waiting at the old depot", "Image : la gare routière en travaux",
+    "Commuters at the old depot on Tuesday. (Photo credit: Jane Roe)",
+    "Smiling woman holding a ticket at the bus stop.",
+])
+def test_a_caption_is_found_by_what_it_is(line):
+    text = "\n\n".join([PARA, line, PARA2]) + "\n"
+    assert line in boilerplate_lines(text)
 
 
 # --- chrome recall -------------------------------------------------------------------------------
