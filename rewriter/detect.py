@@ -24,6 +24,7 @@ import bisect
 import functools
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 from typing import Callable, NamedTuple
 
@@ -377,6 +378,7 @@ _CHROME = re.compile(rf"""(?ix)
       \s*(?:[:\-–—].{{0,300}})?$
    |{_W}{{0,10}}?(?:feel\ free\ to|don{_A}t\ hesitate\ to|n{_A}hésitez\ pas\ à)\s+(?:contact|reach|get\ in\ touch|write
       |nous\ contacter|nous\ écrire)\b.{{0,80}}$
+   |(?:phone|telephone|tél(?:éphone)?|tel|fax|mobile|portable)\.?\s*:?\s*\+?\(?\d[\d\ ().-]{{6,}}\d$
    |(?:e-?mail|phone|tél(?:éphone)?|tel|address|adresse|fax)\s*:
       (?=.{{0,300}}(?:@|\(a\)|\+?\d[\d\ .-]{{7,}}\d|\b\d{{5}}\b)).{{0,300}}$)
  |(?P<legal>(?:copyright\b|©|\(c\)\s*\d{{4}}).{{0,300}}$
@@ -475,12 +477,113 @@ def _is_alt_text(s: str, doc_language: Callable[[], str | None]) -> bool:
     return bool(_SCENE.search(s)) or language != doc_language()
 
 
+# --- Broken tables: rows that share a table's shape -----------------------------------------------
+
+# Where a list item's prose starts ("Brazil (Group C): 21st", "July 12 -- Dayton, OH", "5 catches,
+# 1 touchdown"): cells are counted before it. A comma inside a number ("$1,299.00") is no break.
+_PROSE_BREAK = re.compile(r"[,;:]\s|\s\(|\s[-–—]{1,2}\s")
+_LIST_PUNCTUATION = re.compile(r"[,;:]\s|\s[-–—]{1,2}\s")
+_NUMERIC_CELL = re.compile(r"[-+±(]?[$€£¥]?\d")
+# Function words: common in a headline or a sentence, rare in a table's cells.
+_TABLE_WORDS = _STOP["en"] | _STOP["fr"] | frozenset("""a on or as it be been has have had not but if into over after
+    about than so you your we our he she they à en ou ne se sa il elle ils leur""".split())
+
+
 def _table_row(s: str) -> bool:
     """A line of cells run together: 3-20 words, at least two cell starts (capital or digit) after
-    the first word, and neither sentence punctuation at its end nor Markdown table pipes."""
+    the first word, and neither sentence punctuation at its end, nor Markdown table pipes, nor the
+    separators of a list item's prose ("Brazil (Group C): 21st", "July 12 -- Dayton, OH")."""
     words = s.split()
     return (3 <= len(words) <= 20 and s[-1] not in ".!?:;,…»”\"" and "|" not in s
+            and not _LIST_PUNCTUATION.search(s)
             and sum(w[0].isupper() or w[0].isdigit() for w in words[1:]) >= 2)
+
+
+def _numeric_cells(s: str) -> int:
+    """Numeric cells before the row's prose starts, when the row can be a table row (short, with
+    few function words, no pipes); else 0. "QB Sam Porter 64 100% 2 touchdowns, 1 interception." → 3."""
+    words = s.split()
+    if not 2 <= len(words) <= 25 or "|" in s or s[-1] in "?!:":
+        return 0
+    cells = _PROSE_BREAK.split(s, maxsplit=1)[0].split()
+    if 5 * sum(w.lower() in _TABLE_WORDS for w in cells) > len(cells):
+        return 0                        # "Copper rose 0.86% to $5,880.00 a tonne." is a sentence
+    return sum(bool(_NUMERIC_CELL.match(w)) for w in cells)
+
+
+def _header_row(s: str) -> bool:
+    """Column names above numeric rows: 2-12 short words, no figure, no sentence end."""
+    words = s.split()
+    return (2 <= len(words) <= 12 and s[-1] not in ".!?:;,…»”\"" and "|" not in s
+            and _numeric_cells(s) == 0 and max(len(w) for w in words) <= 15)
+
+
+def _cells_repeat(rows: list[str]) -> bool:
+    """Text cells share a table's shape when a row repeats a value of its own ("Propriétaire …
+    Propriétaire", "San Francisco San Francisco", "5 GB 100 GB") in half the rows or more, and
+    function words stay rare (a headline reads "… to Rebuild the Old Pier"; a row reads "Siège
+    Paris San Francisco"). Words shared between rows don't count: menu items share theirs ("Fox
+    News Shop", "Fox News Radio"), and so do the items of a list. A row scraped twice over ("Best
+    deals Best deals") repeats everything and counts for nothing."""
+    tokens = [[w.strip("()[],.;:'’").lower() for w in r.split()] for r in rows]
+    words = [t for row in tokens for t in row]
+    if 10 * sum(w in _TABLE_WORDS for w in words) > len(words):
+        return False
+    repeating = 0
+    for row in tokens:
+        half = len(row) // 2
+        if len(row) % 2 == 0 and row[:half] == row[half:]:
+            continue
+        counts = Counter(t for t in row if len(t) > 1 and t not in _TABLE_WORDS)
+        repeating += any(n > 1 for n in counts.values())
+    return 2 * repeating >= len(rows) and repeating >= 2
+
+
+def _runs(flags: list[bool]) -> list[tuple[int, int]]:
+    """[start, end) of each run of true flags."""
+    runs, start = [], None
+    for k, flag in enumerate(flags + [False]):
+        if flag and start is None:
+            start = k
+        elif not flag and start is not None:
+            runs.append((start, k))
+            start = None
+    return runs
+
+
+def _tables(stripped: list[str], rows: list[int]) -> list[tuple[int, int]]:
+    """(first, last) line of each broken table among ``rows``, the candidate lines in order.
+
+    Candidates are grouped into runs of lines with nothing but blank lines between them (a scraper
+    may put a blank line between rows). In a run, three or more rows with two numeric cells or more
+    each are a table, with the header line above them (under a header, two rows of the same three
+    numeric cells or more are enough: a stock ticker); three or more text rows are a table when
+    their cells repeat (:func:`_cells_repeat`). A run of menu items, headlines or list items whose
+    bullets were lost has neither shape.
+    """
+    found: list[tuple[int, int]] = []
+    groups: list[list[int]] = []
+    for i in rows:
+        if groups and all(not stripped[j] for j in range(groups[-1][-1] + 1, i)):
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    for group in groups:
+        numeric = [_numeric_cells(stripped[i]) >= 2 for i in group]
+        text_row = [_table_row(stripped[i]) for i in group]
+        taken = [False] * len(group)
+        for k, j in _runs(numeric):
+            header = k > 0 and _header_row(stripped[group[k - 1]])
+            cells = {_numeric_cells(stripped[i]) for i in group[k:j]}
+            if j - k >= 3 or (j - k == 2 and header and len(cells) == 1 and min(cells) >= 3):
+                first = k - 1 if header else k
+                found.append((group[first], group[j - 1]))
+                taken[first:j] = [True] * (j - first)
+        for k, j in _runs([t and not n for t, n in zip(text_row, taken)]):
+            if j - k >= 3 and _cells_repeat([stripped[i] for i in group[k:j]]):
+                found.append((group[k], group[j - 1]))
+    found.sort()
+    return found
 
 
 def _web_debris(text: str, index: LineIndex, lines: list[Line], blocked: set[int]) -> list[Finding]:
@@ -504,17 +607,13 @@ def _web_debris(text: str, index: LineIndex, lines: list[Line], blocked: set[int
                 and _is_alt_text(stripped[i], doc_language):
             chrome[i] = "image_caption"
 
-    found, run, in_tables = [], [], set()
-    for i in candidates + [-2]:                 # the sentinel closes the last run
-        if run and i != run[-1] + 1:
-            if len(run) >= 3:
-                found.append(Finding.at(text, lines[run[0]].start, lines[run[-1]].end, BROKEN_TABLE,
-                                        "run_together", f"table of {len(run)} rows whose column separators "
-                                        f"were lost: {_quote(lines[run[0]].text)}", lines=index))
-                in_tables.update(run)
-            run = []
-        if i >= 0 and i not in chrome and _table_row(stripped[i]):
-            run.append(i)
+    found, in_tables = [], set()
+    for first, last in _tables(stripped, [i for i in candidates if i not in chrome]):
+        rows = [i for i in range(first, last + 1) if stripped[i]]
+        found.append(Finding.at(text, lines[first].start, lines[last].end, BROKEN_TABLE, "run_together",
+                                f"table of {len(rows)} rows whose column separators were lost: "
+                                f"{_quote(lines[first].text)}", lines=index))
+        in_tables.update(range(first, last + 1))
 
     nonblank = [i for i, s in enumerate(stripped) if s]
     fragments = {}

@@ -58,7 +58,6 @@ def test_a_run_of_related_headlines_is_related_not_a_table():
     assert set(HEADLINES) <= boilerplate_lines(text)
 
 
-@PENDING
 @pytest.mark.parametrize("rows", [
     ["July 12 -- Riverside Pavilion, Dayton, OH", "July 14 -- Lakeview Arena, Grand Rapids, MI",
      "July 17 -- Harbor Lights Theater, Erie, PA", "July 19 -- Summit Hall, Akron, OH"],
@@ -83,14 +82,34 @@ STANDINGS = ["Pos Driver Points Wins", "1 Ana Ruiz 412 5", "2 Tom Becker 398 3",
              "4 Sara Holm 350 1"]
 
 
-@PENDING
 @pytest.mark.parametrize("rows", [SNAPS, PRICES], ids=["rows_ending_in_a_full_stop", "currency_cells"])
 def test_a_real_table_is_found(rows):
     text = "\n".join([PARA, *rows, PARA2]) + "\n"
     assert covering_table(text, rows)
 
 
-@PENDING
+def test_two_rows_under_a_header_are_a_ticker_and_a_phone_block_is_contact():
+    ticker = ["Symbol Company Last Change Change %", "ACME ACME CORP. 41.20 -0.35 -0.84%",
+              "GLOBX GLOBEX INC. 118.05 +2.10 +1.81%"]
+    assert covering_table("\n".join([PARA, *ticker, PARA2]) + "\n", ticker)
+    address = ["Harbour Transit Ltd, 12 Quay Street, 4000 Riverside", "Phone +44 20 7946 0958",
+               "Fax +44 20 7946 0959"]
+    text = "\n".join([PARA, *address, PARA2]) + "\n"
+    assert findings(text, BROKEN_TABLE) == [] and set(address[1:]) <= boilerplate_lines(text)
+
+
+@pytest.mark.parametrize("rows", [
+    ["Sam Porter scored 2 goals in 3 games for the club this season",
+     "Leo Grant added 4 assists in 6 starts after his return from injury",
+     "Max Dunn kept 5 clean sheets in 9 matches as the first-choice keeper"],
+    ["Best Home Loans 2024", "Best Travel Cards 2024", "Best Savings Accounts 2024"],
+    ["Metro News Live", "Metro News Radio", "Metro News Shop", "Metro News Podcasts"],
+], ids=["sentences_with_figures", "menu_with_years", "menu_sharing_a_brand"])
+def test_sentences_and_menus_with_figures_or_shared_words_are_not_tables(rows):
+    text = "\n".join([PARA, *rows, PARA2]) + "\n"
+    assert findings(text, BROKEN_TABLE) == []
+
+
 def test_a_real_table_is_found_with_blank_lines_between_rows():
     text = "\n\n".join([PARA, *STANDINGS, PARA2]) + "\n"
     assert covering_table(text, STANDINGS)
