@@ -436,12 +436,13 @@ def _covered_language(text: str) -> bool:
     """Whether ``text`` may be French or English, the languages whose newsroom markers are known.
 
     Only positive evidence makes it another language: that language's function words ("der",
-    "und", "el", "della", "não", "het") outnumber the French and English ones and make 5 % of the
-    words. A short text, or one without either, counts as covered.
+    "und", "el", "della", "não", "het") outnumber the French and English ones, make 5 % of the
+    words, five at least, and three different ones at least. A short text counts as covered.
     """
     words = _WORD.findall(text[:_LANGUAGE_SAMPLE].lower())
-    other = sum(w in _OTHER_WORDS for w in words)
-    return len(words) < 20 or other < 0.05 * len(words) or other <= sum(w in _COVERED_WORDS for w in words)
+    other = [w for w in words if w in _OTHER_WORDS]
+    return (len(other) < max(5, 0.05 * len(words)) or len(set(other)) < 3
+            or len(other) <= sum(w in _COVERED_WORDS for w in words))
 
 
 def _scene_phrase(tokens: list[str]) -> bool:
