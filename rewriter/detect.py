@@ -401,6 +401,59 @@ _CHROME_LABELS = {
     "contact": "publisher contact block", "legal": "copyright or legal footer", "about": "publisher 'about us' block",
     "image_caption": "image alt text or caption",
 }
+# Widget labels: a short line built from a family's word and the vocabulary of web interfaces
+# ("Back To Main Menu", "View Comments", "Share this with Messenger", "Voir les commentaires").
+# Kept as data: the family words name the subtype; the interface words may stand around them.
+_WIDGET_FAMILIES = {
+    "navigation": "menu menus navigation nav login logout log sign register connexion connecter déconnecter "
+                  "inscription compte account",
+    "search": "search searches rechercher recherche",
+    "comments": "comment comments commentaire commentaires disqus",
+    "social": "share shares sharing partager partagez partage partages tweet follow suivez",
+    "cookies": "cookie cookies",
+    "newsletter": "newsletter newsletters infolettre",
+    "subscription": "subscribe subscriber subscribers subscription abonnez-vous abonner abonné abonnés abonnement",
+    "related": "related",
+    "legal": "privacy confidentialité terms copyright © cgu cgv",
+    "advertisement": "advertisement advertisements advertising publicité ads",
+}
+_WIDGET_WORD = {w: family for family, words in _WIDGET_FAMILIES.items() for w in words.split()}
+_INTERFACE_WORDS = frozenset("""
+    back to go main top bottom view show hide load loading more all see close open toggle expand collapse
+    submit cancel reply post posts add leave write read your our my this the a an with via by on in of for
+    from here now us join get sign up in out free daily weekly email e-mail mail sms link permalink options
+    option extra panel settings setting preferences policy policies notice statement rights overview
+    agreement information info center centre form box bar field button icon site web page pages title
+    content excerpt archive advanced new updated recent latest popular powered count tags topics stories
+    articles links footer header sub primary secondary mobile widget quick manage required and or & + -
+    – — / | : › ‹ » « > < → ( ) … you we it is be de
+    retour au aux à la le les l' menu principal voir afficher masquer plus tous toutes tout fermer ouvrir
+    notre nos votre vos mon ma mes ce cet cette avec par sur en du des ici lien paramètres préférences
+    politique gestion gérer conditions générales d'utilisation utilisation mentions légales informations
+    formulaire titre contenu archives avancée nouveau nouvelle récents populaires et ou un une
+    facebook twitter x linkedin instagram whatsapp pinterest youtube tiktok telegram reddit messenger
+    threads bluesky google google+ flipboard tumblr snapchat rss""".split())
+_WIDGET_TOKEN = re.compile(r"[\w'’+&©-]+|[^\w\s]")
+
+
+def _widget(s: str) -> tuple[str | None, bool]:
+    """(family, pure) of a short line holding a family's word ("Privacy Notice" → legal): pure when
+    every other word is an interface word or a count; (None, False) without a family word or when
+    the line is long or a sentence. A pure line of two words or more is a widget on its own; an
+    impure one, or a lone word ("Cookies"), is a widget only next to other chrome."""
+    if len(s) > 120:                    # eight words at most: a paragraph is never tokenised
+        return None, False
+    tokens = [t.lower().replace("’", "'") for t in _WIDGET_TOKEN.findall(s)]
+    words = [t for t in tokens if t[0].isalnum() or t in "©&+"]
+    if not words or len(words) > 8 or (s.endswith((".", "?", "!")) and len(words) > 5):
+        return None, False
+    family = next((_WIDGET_WORD[t] for t in words if t in _WIDGET_WORD), None)
+    if family is None:
+        return None, False
+    pure = all(t in _WIDGET_WORD or t in _INTERFACE_WORDS or t.isdigit() for t in tokens)
+    return family, pure and len(words) >= 2
+
+
 _LIST_ITEM = re.compile(r"\s*(?:[-*+•‣◦▪]|\d{1,3}[.)])\s")
 
 # Alt text: a standalone line describing a scene ("man holding a phone"), not a sentence.
@@ -503,6 +556,8 @@ def _table_row(s: str) -> bool:
 def _numeric_cells(s: str) -> int:
     """Numeric cells before the row's prose starts, when the row can be a table row (short, with
     few function words, no pipes); else 0. "QB Sam Porter 64 100% 2 touchdowns, 1 interception." → 3."""
+    if len(s) > 300:
+        return 0
     words = s.split()
     if not 2 <= len(words) <= 25 or "|" in s or s[-1] in "?!:":
         return 0
@@ -587,6 +642,49 @@ def _tables(stripped: list[str], rows: list[int]) -> list[tuple[int, int]]:
     return found
 
 
+def _next_to_chrome(widgets: dict[int, str], chrome: dict[int, str], nonblank: list[int]) -> None:
+    """Add to ``chrome`` each line of ``widgets`` whose nonblank neighbour is chrome, forwards then
+    backwards, so that a run of them next to chrome is taken whole."""
+    for order in (nonblank, nonblank[::-1]):
+        previous = None
+        for i in order:
+            if i in widgets and previous in chrome:
+                chrome[i] = widgets[i]
+            previous = i
+
+
+def _title_line(s: str) -> bool:
+    """A menu item or a headline: 1-14 words, most of them capitalised, no sentence end."""
+    if len(s) > 200:
+        return False
+    words = s.split()
+    return (len(words) <= 14 and s[-1] not in ".;,:" and 2 * sum(w[0].isupper() or w[0].isdigit() for w in words)
+            >= len(words))
+
+
+def _link_lists(stripped: list[str], candidates: set[int], chrome: dict[int, str], nonblank: list[int]) -> None:
+    """Menus and runs of related headlines: two or more title lines in a row (:func:`_title_line`)
+    under or above a navigation or "related" line ("Menu", "Related Stories", "Back To Main Menu"),
+    or with chrome on both sides. They take that line's subtype; without one, short items are
+    navigation and longer ones related headlines. A list in the body has no such neighbour."""
+    run: list[int] = []
+    for pos, i in enumerate(nonblank + [-1]):
+        if i in candidates and i not in chrome and _title_line(stripped[i]):
+            run.append(pos)
+            continue
+        if len(run) >= 2:
+            before = nonblank[run[0] - 1] if run[0] > 0 else None
+            after = nonblank[run[-1] + 1] if run[-1] + 1 < len(nonblank) else None
+            sides = [chrome.get(before), chrome.get(after)]
+            anchor = next((t for t in sides if t in ("navigation", "related")), None)
+            if anchor or all(sides):
+                items = [nonblank[p] for p in run]
+                mean = sum(len(stripped[j].split()) for j in items) / len(items)
+                for j in items:
+                    chrome[j] = anchor or ("navigation" if mean <= 4 else "related")
+        run = []
+
+
 def _web_debris(text: str, index: LineIndex, lines: list[Line], blocked: set[int]) -> list[Finding]:
     """Boilerplate lines and broken tables; ``blocked`` lines (findings, references) are left alone.
 
@@ -607,6 +705,17 @@ def _web_debris(text: str, index: LineIndex, lines: list[Line], blocked: set[int
         elif (i == 0 or not stripped[i - 1]) and (i + 1 == len(lines) or not stripped[i + 1]) \
                 and _is_alt_text(stripped[i], doc_language):
             chrome[i] = "image_caption"
+    widgets = {}
+    for i in candidates:
+        if i not in chrome:
+            family, pure = _widget(stripped[i])
+            if pure:
+                chrome[i] = family
+            elif family and len(stripped[i].split()) <= 6:
+                widgets[i] = family
+    nonblank = [i for i, s in enumerate(stripped) if s]
+    _next_to_chrome(widgets, chrome, nonblank)
+    _link_lists(stripped, set(candidates), chrome, nonblank)
 
     found, in_tables = [], set()
     for first, last in _tables(stripped, [i for i in candidates if i not in chrome]):
@@ -616,7 +725,6 @@ def _web_debris(text: str, index: LineIndex, lines: list[Line], blocked: set[int
                                 f"{_quote(lines[first].text)}", lines=index))
         in_tables.update(range(first, last + 1))
 
-    nonblank = [i for i, s in enumerate(stripped) if s]
     fragments = {}
     for before, i, after in zip(nonblank, nonblank[1:], nonblank[2:]):
         if before in chrome and after in chrome and i not in chrome and stripped[i][0].islower() \
