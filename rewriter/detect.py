@@ -680,8 +680,18 @@ def _link_lists(stripped: list[str], candidates: set[int], chrome: dict[int, str
             if anchor or all(sides):
                 items = [nonblank[p] for p in run]
                 mean = sum(len(stripped[j].split()) for j in items) / len(items)
+                near, far = (0, -1) if sides[0] else (-1, 0)
+                if len(stripped[items[near]].split()) > 4:
+                    subtype = "related"                 # headlines under "Related Stories"
+                else:
+                    subtype = anchor or ("navigation" if mean <= 4 else "related")
+                    if not all(sides):
+                        # Menu items are short: on the side away from the menu's label, longer
+                        # lines are what the menu leads to (the article's title, a dateline).
+                        while len(stripped[items[far]].split()) > 6:
+                            items.pop(far)
                 for j in items:
-                    chrome[j] = anchor or ("navigation" if mean <= 4 else "related")
+                    chrome[j] = subtype
         run = []
 
 

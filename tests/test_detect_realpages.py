@@ -182,3 +182,10 @@ def test_title_case_list_items_in_the_body_are_not_navigation():
     items = ["Riverside Line Extension", "Harbour Bridge Repairs", "New Hospital Shuttle"]
     text = "\n".join([PARA, "The council approved three projects:", *items, PARA2]) + "\n"
     assert not set(items) & boilerplate_lines(text)
+
+
+def test_the_title_after_a_breadcrumb_menu_is_not_navigation():
+    title = "Council Votes to Extend the Bus Line to the New Hospital"
+    text = "\n".join(["Home", "Local News", "Transport", title, PARA, PARA2]) + "\n"
+    flagged = boilerplate_lines(text)
+    assert {"Local News", "Transport"} <= flagged and title not in flagged
