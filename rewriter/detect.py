@@ -15,7 +15,12 @@ family, pending words, an optional ``: body``) rather than a list of literal
 strings, so ``[INSERT CHART: …]``, ``[GRAPHIQUE_BARRE : …]`` and
 ``[source?]`` are one rule each and ``[sic]`` or ``[voulons]`` never match.
 Boilerplate is decided line by line from a French/English vocabulary of web
-chrome, never from the seed articles' own strings.
+chrome, never from the seed articles' own strings, and from its neighbours: a
+lone word or a title-case run (a menu, related headlines) is chrome only next to
+chrome. A broken table needs a table's shape (rows of numeric cells, or text
+cells that repeat), not just a run of short lines. The newsroom markers (TK, XX,
+the bracket grammar) are French and English conventions and are not looked for
+in an article in another language.
 """
 
 from __future__ import annotations
@@ -688,8 +693,9 @@ def _link_lists(stripped: list[str], candidates: set[int], chrome: dict[int, str
                     if not all(sides):
                         # Menu items are short: on the side away from the menu's label, longer
                         # lines are what the menu leads to (the article's title, a dateline).
-                        while len(stripped[items[far]].split()) > 6:
-                            items.pop(far)
+                        keep = [len(stripped[j].split()) <= 6 for j in items]
+                        last = len(keep) - 1 - keep[::-1].index(True) if far == -1 else keep.index(True)
+                        items = items[:last + 1] if far == -1 else items[last:]
                 for j in items:
                     chrome[j] = subtype
         run = []
