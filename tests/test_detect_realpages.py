@@ -189,3 +189,17 @@ def test_the_title_after_a_breadcrumb_menu_is_not_navigation():
     text = "\n".join(["Home", "Local News", "Transport", title, PARA, PARA2]) + "\n"
     flagged = boilerplate_lines(text)
     assert {"Local News", "Transport"} <= flagged and title not in flagged
+
+
+def test_a_text_table_is_found_with_blank_lines_between_rows():
+    rows = ["Critère Mistral OpenAI Anthropic", "Siège Paris San Francisco San Francisco",
+            "Licence Apache 2.0 Propriétaire Propriétaire"]
+    text = "\n\n".join(["Comparaison des trois sociétés.", *rows, "Fin de la comparaison."]) + "\n"
+    assert covering_table(text, rows)
+
+
+def test_xx_in_a_spanish_article_is_not_a_missing_figure():
+    spanish = ("El ayuntamiento aprobó el plan para la línea de autobús y los vecinos del barrio XX celebraron "
+               "la decisión, que según el alcalde es una buena noticia para la ciudad y para los comercios "
+               "del centro, como dijo en su discurso del martes por la tarde con los concejales.\n")
+    assert [f for f in detect(spanish).findings if f.kind == "placeholder"] == []
