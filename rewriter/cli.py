@@ -428,6 +428,11 @@ def check(paths, fmt, encoding):
     is followed only to a file inside it; a link out is skipped with one line.
     A file name with a line break or control character is shown quoted.
 
+    Languages: placeholders follow French and English newsroom conventions (TK,
+    XX, [DONNÉES NÉCESSAIRES], [CHART: …]); in an article in another language
+    only TODO, FIXME and {{variables}} are placeholders. Web chrome is known
+    in French and English.
+
     \b
     Exit status:
       0  no blocking finding

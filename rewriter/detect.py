@@ -15,7 +15,12 @@ family, pending words, an optional ``: body``) rather than a list of literal
 strings, so ``[INSERT CHART: …]``, ``[GRAPHIQUE_BARRE : …]`` and
 ``[source?]`` are one rule each and ``[sic]`` or ``[voulons]`` never match.
 Boilerplate is decided line by line from a French/English vocabulary of web
-chrome, never from the seed articles' own strings.
+chrome, never from the seed articles' own strings, and from its neighbours: a
+lone word or a title-case run (a menu, related headlines) is chrome only next to
+chrome. A broken table needs a table's shape (rows of numeric cells, or text
+cells that repeat), not just a run of short lines. The newsroom markers (TK, XX,
+the bracket grammar) are French and English conventions and are not looked for
+in an article in another language.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import bisect
 import functools
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 from typing import Callable, NamedTuple
 
@@ -198,11 +204,19 @@ def _payload(body: str, chart_type: str | None) -> dict:
     return {"title": title, "chart_type": chart_type, "labels": labels, "data": data}
 
 
+# Newsroom conventions of French and English: in an article in another language "TK" or "XX" is an
+# ordinary token ("der TK", the Techniker Krankenkasse) and an English or French bracket grammar is
+# not the author's. Language-neutral markers (TODO, FIXME, {{variables}}) are found in any language.
+_COVERED_ONLY = frozenset({"tk", "missing_figure", "data_needed", "citation_needed", "chart", "table", "image",
+                           "quote"})
+
+
 def _placeholders(text: str, index: LineIndex) -> list[Finding]:
     found = []
+    covered = functools.cache(lambda: _covered_language(text))    # only asked when a marker is seen
     for m in _BRACKET.finditer(text):
         parsed = _parse_marker(m[1])
-        if parsed:
+        if parsed and (parsed[0] not in _COVERED_ONLY or covered()):
             subtype, payload = parsed
             message = f"{_MESSAGES[subtype]}: {_quote(payload['title'] if payload else m[0])}"
             if payload and payload["data"]:
@@ -212,7 +226,7 @@ def _placeholders(text: str, index: LineIndex) -> list[Finding]:
     taken = _covered([(f.start, f.end) for f in found])
     for m in _INLINE.finditer(text):
         start, end = m.start(), m.start() + len(m[0].rstrip())
-        if not taken(start):
+        if not taken(start) and (m.lastgroup not in _COVERED_ONLY or covered()):
             found.append(Finding.at(text, start, end, PLACEHOLDER, m.lastgroup,
                                     f"{_MESSAGES[m.lastgroup]}: {_quote(text[start:end])}", lines=index))
     return found
@@ -369,6 +383,7 @@ _CHROME = re.compile(rf"""(?ix)
       \s*(?:[:\-–—].{{0,300}})?$
    |{_W}{{0,10}}?(?:feel\ free\ to|don{_A}t\ hesitate\ to|n{_A}hésitez\ pas\ à)\s+(?:contact|reach|get\ in\ touch|write
       |nous\ contacter|nous\ écrire)\b.{{0,80}}$
+   |(?:phone|telephone|tél(?:éphone)?|tel|fax|mobile|portable)\.?\s*:?\s*\+?\(?\d[\d\ ().-]{{6,}}\d$
    |(?:e-?mail|phone|tél(?:éphone)?|tel|address|adresse|fax)\s*:
       (?=.{{0,300}}(?:@|\(a\)|\+?\d[\d\ .-]{{7,}}\d|\b\d{{5}}\b)).{{0,300}}$)
  |(?P<legal>(?:copyright\b|©|\(c\)\s*\d{{4}}).{{0,300}}$
@@ -380,7 +395,9 @@ _CHROME = re.compile(rf"""(?ix)
    |(?:we\ are|nous\ sommes)\s+(?:a|an|the|un|une|le|la|les)\b.{{0,200}}?\b(?:magazine|media|médias?|site|website
       |blog|publication|journal|newsroom|platform|plateforme|agency|agence)\b)
  |(?P<image_caption>[^\W_][\w-]*_[\w-]*$|\S+\.(?:jpe?g|png|gif|webp|svg|avif)$
-   |(?:crédits?(?:\ photos?)?|photo(?:\ credit)?|image\ credit|credit|source\ (?:image|photo))\s*:\s*\S.{{0,100}}$)
+   |(?:crédits?(?:\ photos?)?|photo(?:\ credit)?|image\ credit|credit|source\ (?:image|photo)|photos?|images?
+      |pictures?|illustrations?|légende|caption)\s*:\s*\S.{{0,200}}$
+   |[^()\n]{{1,200}}\([^()\n]{{0,60}}\b(?:photos?|images?|credits?|crédits?|getty|shutterstock|istock)\b[^()\n]{{0,60}}\)\s*$)
 """)
 _CHROME_LABELS = {
     "comments": "comment widget", "metadata": "date or reading-time widget", "related": "teaser for another article",
@@ -389,6 +406,59 @@ _CHROME_LABELS = {
     "contact": "publisher contact block", "legal": "copyright or legal footer", "about": "publisher 'about us' block",
     "image_caption": "image alt text or caption",
 }
+# Widget labels: a short line built from a family's word and the vocabulary of web interfaces
+# ("Back To Main Menu", "View Comments", "Share this with Messenger", "Voir les commentaires").
+# Kept as data: the family words name the subtype; the interface words may stand around them.
+_WIDGET_FAMILIES = {
+    "navigation": "menu menus navigation nav login logout log sign register connexion connecter déconnecter "
+                  "inscription compte account",
+    "search": "search searches rechercher recherche",
+    "comments": "comment comments commentaire commentaires disqus",
+    "social": "share shares sharing partager partagez partage partages tweet follow suivez",
+    "cookies": "cookie cookies",
+    "newsletter": "newsletter newsletters infolettre",
+    "subscription": "subscribe subscriber subscribers subscription abonnez-vous abonner abonné abonnés abonnement",
+    "related": "related",
+    "legal": "privacy confidentialité terms copyright © cgu cgv",
+    "advertisement": "advertisement advertisements advertising publicité ads",
+}
+_WIDGET_WORD = {w: family for family, words in _WIDGET_FAMILIES.items() for w in words.split()}
+_INTERFACE_WORDS = frozenset("""
+    back to go main top bottom view show hide load loading more all see close open toggle expand collapse
+    submit cancel reply post posts add leave write read your our my this the a an with via by on in of for
+    from here now us join get sign up in out free daily weekly email e-mail mail sms link permalink options
+    option extra panel settings setting preferences policy policies notice statement rights overview
+    agreement information info center centre form box bar field button icon site web page pages title
+    content excerpt archive advanced new updated recent latest popular powered count tags topics stories
+    articles links footer header sub primary secondary mobile widget quick manage required and or & + -
+    – — / | : › ‹ » « > < → ( ) … you we it is be de
+    retour au aux à la le les l' menu principal voir afficher masquer plus tous toutes tout fermer ouvrir
+    notre nos votre vos mon ma mes ce cet cette avec par sur en du des ici lien paramètres préférences
+    politique gestion gérer conditions générales d'utilisation utilisation mentions légales informations
+    formulaire titre contenu archives avancée nouveau nouvelle récents populaires et ou un une
+    facebook twitter x linkedin instagram whatsapp pinterest youtube tiktok telegram reddit messenger
+    threads bluesky google google+ flipboard tumblr snapchat rss""".split())
+_WIDGET_TOKEN = re.compile(r"[\w'’+&©-]+|[^\w\s]")
+
+
+def _widget(s: str) -> tuple[str | None, bool]:
+    """(family, pure) of a short line holding a family's word ("Privacy Notice" → legal): pure when
+    every other word is an interface word or a count; (None, False) without a family word or when
+    the line is long or a sentence. A pure line of two words or more is a widget on its own; an
+    impure one, or a lone word ("Cookies"), is a widget only next to other chrome."""
+    if len(s) > 120:                    # eight words at most: a paragraph is never tokenised
+        return None, False
+    tokens = [t.lower().replace("’", "'") for t in _WIDGET_TOKEN.findall(s)]
+    words = [t for t in tokens if t[0].isalnum() or t in "©&+"]
+    if not words or len(words) > 8 or (s.endswith((".", "?", "!")) and len(words) > 5):
+        return None, False
+    family = next((_WIDGET_WORD[t] for t in words if t in _WIDGET_WORD), None)
+    if family is None:
+        return None, False
+    pure = all(t in _WIDGET_WORD or t in _INTERFACE_WORDS or t.isdigit() for t in tokens)
+    return family, pure and len(words) >= 2
+
+
 _LIST_ITEM = re.compile(r"\s*(?:[-*+•‣◦▪]|\d{1,3}[.)])\s")
 
 # Alt text: a standalone line describing a scene ("man holding a phone"), not a sentence.
@@ -396,8 +466,18 @@ _WORD = re.compile(r"[^\W\d_]+")
 _STOP = {"en": frozenset("the and of with while at in to for from by this that its his her their an is are was were".split()),
          "fr": frozenset("le la les des du de et un une dans pour sur avec est sont que qui au aux ce cette ses son par "
                          "pas d l".split())}
+_COVERED_WORDS = _STOP["en"] | _STOP["fr"]
+# Function words of German, Spanish, Italian, Portuguese and Dutch that are not French or English words.
+_OTHER_WORDS = frozenset("""der die das und ist nicht mit von den dem ein eine einer für auf sich auch zu
+    el los las y del por con una es lo como su pero di che della sono nel alla gli
+    os um uma não em da dos das para com het een dat zijn voor niet""".split())
+_LANGUAGE_SAMPLE = 50_000       # characters: enough to tell the language, and detection stays linear
 _AUX = {"en": frozenset("is are was were has have had will would can could should may might must does did do".split()),
         "fr": frozenset("est sont était étaient sera seront a ont avait avaient peut peuvent doit doivent fait font".split())}
+_PERSONAL = frozenset("i im ive ll you your we our my me je j tu nous vous mon ma mes notre votre".split())
+_SENTENCE_END = re.compile(r"[.!?…][)\]’'\"”»]*(?:\s|$)")
+_NOT_PARTICIPLES = frozenset("during morning evening nothing something anything everything thing king ring spring "
+                             "string ceiling".split())
 _PARTICIPLE = re.compile(r"\w{2,}(?:ing|ant)\b", re.I)
 _SCENE = re.compile(r"\b(?:man|men|woman|women|person|people|child(?:ren)?|boy|girl|hands?|laptop|computer|smartphone"
                     r"|phone|screen|desk|office|background|robot|team|homme|hommes|femmes?|personnes?|enfants?|mains?"
@@ -410,25 +490,215 @@ def _language(words: list[str]) -> str | None:
     return "en" if en > fr else "fr" if fr > en else None
 
 
+def _covered_language(text: str) -> bool:
+    """Whether ``text`` may be French or English, the languages whose newsroom markers are known.
+
+    Only positive evidence makes it another language: that language's function words ("der",
+    "und", "el", "della", "não", "het") outnumber the French and English ones, make 5 % of the
+    words, five at least, and three different ones at least. A short text counts as covered.
+    """
+    words = _WORD.findall(text[:_LANGUAGE_SAMPLE].lower())
+    other = [w for w in words if w in _OTHER_WORDS]
+    return (len(other) < max(5, 0.05 * len(words)) or len(set(other)) < 3
+            or len(other) <= sum(w in _COVERED_WORDS for w in words))
+
+
+def _scene_phrase(tokens: list[str]) -> bool:
+    """Whether a line opens as a noun phrase with a participle ("Happy woman using a laptop …"):
+    a participle among the first five words, and no finite verb in "-ed" before it ("Police
+    arrested six people during …" is a sentence, whatever it ends with). A line that ends in a
+    full stop must open so, and hold no comma ("Following the arrest, a lawyer asked …")."""
+    for t in tokens[:5]:
+        word = t.strip(".,;:()'’").lower()
+        if _PARTICIPLE.fullmatch(word) and word not in _NOT_PARTICIPLES:
+            return True
+        if len(word) > 4 and word.endswith("ed"):
+            return False
+    return False
+
+
 def _is_alt_text(s: str, doc_language: Callable[[], str | None]) -> bool:
-    """A short caption-like line: a participle, no auxiliary verb, not Title Case, and either
-    a scene noun ("woman", "écran") or a language other than the article's."""
+    """A short caption-like line: a noun phrase with a participle ("woman holding a phone"), no
+    auxiliary verb, not Title Case, and either a scene noun ("woman", "écran") or a language other
+    than the article's. A sentence is body text however alone it stands: one that ends in a full
+    stop (finite verb and all), speaks in the first or second person, or quotes someone."""
     tokens = s.split()
     if not 3 <= len(tokens) <= 25 or s[-1] in "?!:" or 2 * sum(t[0].isupper() for t in tokens) > len(tokens):
         return False
+    if _SENTENCE_END.search(s.rstrip(". ")) or any(q in s for q in "“”«»\"") \
+            or (s.endswith(".") and ("," in s or not _scene_phrase(tokens))):
+        return False
     words = _WORD.findall(s.lower())
     language = _language(words)
-    if language is None or _AUX[language].intersection(words) or not _PARTICIPLE.search(s):
+    if language is None or _AUX[language].intersection(words) or _PERSONAL.intersection(words) \
+            or not _PARTICIPLE.search(s):
         return False
     return bool(_SCENE.search(s)) or language != doc_language()
 
 
+# --- Broken tables: rows that share a table's shape -----------------------------------------------
+
+# Where a list item's prose starts ("Brazil (Group C): 21st", "July 12 -- Dayton, OH", "5 catches,
+# 1 touchdown"): cells are counted before it. A comma inside a number ("$1,299.00") is no break.
+_PROSE_BREAK = re.compile(r"[,;:]\s|\s\(|\s[-–—]{1,2}\s")
+_LIST_PUNCTUATION = re.compile(r"[,;:]\s|\s[-–—]{1,2}\s")
+_NUMERIC_CELL = re.compile(r"[-+±(]?[$€£¥]?\d")
+# Function words: common in a headline or a sentence, rare in a table's cells.
+_TABLE_WORDS = _STOP["en"] | _STOP["fr"] | frozenset("""a on or as it be been has have had not but if into over after
+    about than so you your we our he she they à en ou ne se sa il elle ils leur""".split())
+
+
 def _table_row(s: str) -> bool:
     """A line of cells run together: 3-20 words, at least two cell starts (capital or digit) after
-    the first word, and neither sentence punctuation at its end nor Markdown table pipes."""
+    the first word, and neither sentence punctuation at its end, nor Markdown table pipes, nor the
+    separators of a list item's prose ("Brazil (Group C): 21st", "July 12 -- Dayton, OH")."""
     words = s.split()
     return (3 <= len(words) <= 20 and s[-1] not in ".!?:;,…»”\"" and "|" not in s
+            and not _LIST_PUNCTUATION.search(s)
             and sum(w[0].isupper() or w[0].isdigit() for w in words[1:]) >= 2)
+
+
+def _numeric_cells(s: str) -> int:
+    """Numeric cells before the row's prose starts, when the row can be a table row (short, with
+    few function words, no pipes); else 0. "QB Sam Porter 64 100% 2 touchdowns, 1 interception." → 3."""
+    if len(s) > 300:
+        return 0
+    words = s.split()
+    if not 2 <= len(words) <= 25 or "|" in s or s[-1] in "?!:":
+        return 0
+    cells = _PROSE_BREAK.split(s, maxsplit=1)[0].split()
+    if 5 * sum(w.lower() in _TABLE_WORDS for w in cells) > len(cells):
+        return 0                        # "Copper rose 0.86% to $5,880.00 a tonne." is a sentence
+    return sum(bool(_NUMERIC_CELL.match(w)) for w in cells)
+
+
+def _header_row(s: str) -> bool:
+    """Column names above numeric rows: 2-12 short words, no figure, no sentence end."""
+    words = s.split()
+    return (2 <= len(words) <= 12 and s[-1] not in ".!?:;,…»”\"" and "|" not in s
+            and _numeric_cells(s) == 0 and max(len(w) for w in words) <= 15)
+
+
+def _cells_repeat(rows: list[str]) -> bool:
+    """Text cells share a table's shape when a row repeats a value of its own ("Propriétaire …
+    Propriétaire", "San Francisco San Francisco", "5 GB 100 GB") in half the rows or more, and
+    function words stay rare (a headline reads "… to Rebuild the Old Pier"; a row reads "Siège
+    Paris San Francisco"). Words shared between rows don't count: menu items share theirs ("Fox
+    News Shop", "Fox News Radio"), and so do the items of a list. A row scraped twice over ("Best
+    deals Best deals") repeats everything and counts for nothing."""
+    tokens = [[w.strip("()[],.;:'’").lower() for w in r.split()] for r in rows]
+    words = [t for row in tokens for t in row]
+    if 10 * sum(w in _TABLE_WORDS for w in words) > len(words):
+        return False
+    repeating = 0
+    for row in tokens:
+        half = len(row) // 2
+        if len(row) % 2 == 0 and row[:half] == row[half:]:
+            continue
+        counts = Counter(t for t in row if len(t) > 1 and t not in _TABLE_WORDS)
+        repeating += any(n > 1 for n in counts.values())
+    return 2 * repeating >= len(rows) and repeating >= 2
+
+
+def _runs(flags: list[bool]) -> list[tuple[int, int]]:
+    """[start, end) of each run of true flags."""
+    runs, start = [], None
+    for k, flag in enumerate(flags + [False]):
+        if flag and start is None:
+            start = k
+        elif not flag and start is not None:
+            runs.append((start, k))
+            start = None
+    return runs
+
+
+def _tables(stripped: list[str], rows: list[int]) -> list[tuple[int, int]]:
+    """(first, last) line of each broken table among ``rows``, the candidate lines in order.
+
+    Candidates are grouped into runs of lines with nothing but blank lines between them (a scraper
+    may put a blank line between rows). In a run, three or more rows with two numeric cells or more
+    each are a table, with the header line above them (under a header, two rows of the same three
+    numeric cells or more are enough: a stock ticker); three or more text rows are a table when
+    their cells repeat (:func:`_cells_repeat`). A run of menu items, headlines or list items whose
+    bullets were lost has neither shape.
+    """
+    found: list[tuple[int, int]] = []
+    groups: list[list[int]] = []
+    for i in rows:
+        if groups and all(not stripped[j] for j in range(groups[-1][-1] + 1, i)):
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    for group in groups:
+        numeric = [_numeric_cells(stripped[i]) >= 2 for i in group]
+        text_row = [_table_row(stripped[i]) for i in group]
+        taken = [False] * len(group)
+        for k, j in _runs(numeric):
+            header = k > 0 and _header_row(stripped[group[k - 1]])
+            cells = {_numeric_cells(stripped[i]) for i in group[k:j]}
+            if j - k >= 3 or (j - k == 2 and header and len(cells) == 1 and min(cells) >= 3):
+                first = k - 1 if header else k
+                found.append((group[first], group[j - 1]))
+                taken[first:j] = [True] * (j - first)
+        for k, j in _runs([t and not n for t, n in zip(text_row, taken)]):
+            if j - k >= 3 and _cells_repeat([stripped[i] for i in group[k:j]]):
+                found.append((group[k], group[j - 1]))
+    found.sort()
+    return found
+
+
+def _next_to_chrome(widgets: dict[int, str], chrome: dict[int, str], nonblank: list[int]) -> None:
+    """Add to ``chrome`` each line of ``widgets`` whose nonblank neighbour is chrome, forwards then
+    backwards, so that a run of them next to chrome is taken whole."""
+    for order in (nonblank, nonblank[::-1]):
+        previous = None
+        for i in order:
+            if i in widgets and previous in chrome:
+                chrome[i] = widgets[i]
+            previous = i
+
+
+def _title_line(s: str) -> bool:
+    """A menu item or a headline: 1-14 words, most of them capitalised, no sentence end."""
+    if len(s) > 200:
+        return False
+    words = s.split()
+    return (len(words) <= 14 and s[-1] not in ".;,:" and 2 * sum(w[0].isupper() or w[0].isdigit() for w in words)
+            >= len(words))
+
+
+def _link_lists(stripped: list[str], candidates: set[int], chrome: dict[int, str], nonblank: list[int]) -> None:
+    """Menus and runs of related headlines: two or more title lines in a row (:func:`_title_line`)
+    under or above a navigation or "related" line ("Menu", "Related Stories", "Back To Main Menu"),
+    or with chrome on both sides. They take that line's subtype; without one, short items are
+    navigation and longer ones related headlines. A list in the body has no such neighbour."""
+    run: list[int] = []
+    for pos, i in enumerate(nonblank + [-1]):
+        if i in candidates and i not in chrome and _title_line(stripped[i]):
+            run.append(pos)
+            continue
+        if len(run) >= 2:
+            before = nonblank[run[0] - 1] if run[0] > 0 else None
+            after = nonblank[run[-1] + 1] if run[-1] + 1 < len(nonblank) else None
+            sides = [chrome.get(before), chrome.get(after)]
+            anchor = next((t for t in sides if t in ("navigation", "related")), None)
+            if anchor or all(sides):
+                items = [nonblank[p] for p in run]
+                mean = sum(len(stripped[j].split()) for j in items) / len(items)
+                near, far = (0, -1) if sides[0] else (-1, 0)
+                if len(stripped[items[near]].split()) > 4:
+                    subtype = "related"                 # headlines under "Related Stories"
+                else:
+                    subtype = anchor or ("navigation" if mean <= 4 else "related")
+                    if not all(sides):
+                        # Menu items are short: on the side away from the menu's label, longer
+                        # lines are what the menu leads to (the article's title, a dateline).
+                        keep = [len(stripped[j].split()) <= 6 for j in items]
+                        last = len(keep) - 1 - keep[::-1].index(True) if far == -1 else keep.index(True)
+                        items = items[:last + 1] if far == -1 else items[last:]
+                for j in items:
+                    chrome[j] = subtype
+        run = []
 
 
 def _web_debris(text: str, index: LineIndex, lines: list[Line], blocked: set[int]) -> list[Finding]:
@@ -451,20 +721,26 @@ def _web_debris(text: str, index: LineIndex, lines: list[Line], blocked: set[int
         elif (i == 0 or not stripped[i - 1]) and (i + 1 == len(lines) or not stripped[i + 1]) \
                 and _is_alt_text(stripped[i], doc_language):
             chrome[i] = "image_caption"
-
-    found, run, in_tables = [], [], set()
-    for i in candidates + [-2]:                 # the sentinel closes the last run
-        if run and i != run[-1] + 1:
-            if len(run) >= 3:
-                found.append(Finding.at(text, lines[run[0]].start, lines[run[-1]].end, BROKEN_TABLE,
-                                        "run_together", f"table of {len(run)} rows whose column separators "
-                                        f"were lost: {_quote(lines[run[0]].text)}", lines=index))
-                in_tables.update(run)
-            run = []
-        if i >= 0 and i not in chrome and _table_row(stripped[i]):
-            run.append(i)
-
+    widgets = {}
+    for i in candidates:
+        if i not in chrome:
+            family, pure = _widget(stripped[i])
+            if pure:
+                chrome[i] = family
+            elif family and len(stripped[i].split()) <= 6:
+                widgets[i] = family
     nonblank = [i for i, s in enumerate(stripped) if s]
+    _next_to_chrome(widgets, chrome, nonblank)
+    _link_lists(stripped, set(candidates), chrome, nonblank)
+
+    found, in_tables = [], set()
+    for first, last in _tables(stripped, [i for i in candidates if i not in chrome]):
+        rows = [i for i in range(first, last + 1) if stripped[i]]
+        found.append(Finding.at(text, lines[first].start, lines[last].end, BROKEN_TABLE, "run_together",
+                                f"table of {len(rows)} rows whose column separators were lost: "
+                                f"{_quote(lines[first].text)}", lines=index))
+        in_tables.update(range(first, last + 1))
+
     fragments = {}
     for before, i, after in zip(nonblank, nonblank[1:], nonblank[2:]):
         if before in chrome and after in chrome and i not in chrome and stripped[i][0].islower() \
