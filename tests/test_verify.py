@@ -350,8 +350,10 @@ def test_deletion_is_only_for_boilerplate_and_artifacts(settings):
         for kind in ("claim", "placeholder", "dangling citation")]
     assert all(p.error == p.status_reason and not p.changes_text for p in refused)
     assert proposals[1].replacement == ""
-    assert (proposals[1].status, proposals[2].status) == (NEEDS_REVIEW, NEEDS_REVIEW)
-    assert proposals[1].status_reason == "a deletion cites no source: check by eye that the span is debris"
+    # Deleting chrome a detector found is the cleanup lane: the rule is the evidence.
+    assert (proposals[1].status, proposals[2].status) == ("cleanup", NEEDS_REVIEW)
+    assert proposals[1].status_reason.startswith("cleanup: boilerplate found by rule (")
+    assert proposals[2].status_reason == "a deletion cites no source: check by eye that the span is debris"
     assert proposals[3].status == FAILED and "second proposal" in proposals[3].status_reason
     # Even with every proposal that still changes text accepted, the placeholder stays visible.
     assert apply_by_span(article, findings, proposals) == (
