@@ -14,6 +14,8 @@ from .text import LANGUAGE_NAMES, Sentence, sentences
 TASK = "claims"
 # Kinds of detector finding the research plan is asked about: what is missing is to be found.
 GAP_KINDS = frozenset({PLACEHOLDER, DANGLING_CITATION})
+# Placeholder subtypes whose payload is data a claim may target.
+DATA_PLACEHOLDERS = frozenset({"chart", "table"})
 MAX_QUERIES = 3
 MAX_QUERY_CHARS = 200
 
@@ -49,21 +51,34 @@ def _sentence_at(numbered: list[Sentence], starts: list[int], offset: int) -> Se
     return numbered[i] if i >= 0 and numbered[i].start <= offset < max(numbered[i].end, offset + 1) else None
 
 
+# Typographic apostrophes and double quotes read as straight ones when a quote is located: one
+# character for one, so offsets stay those of the article ("l'entreprise" finds "l’entreprise").
+_STRAIGHT = {**{ord(c): "'" for c in "‘’‚‛ʼ′"}, **{ord(c): '"' for c in "“”„‟″"}}
+
+
+def folded(text: str) -> str:
+    return text.translate(_STRAIGHT)
+
+
 def locate(quote: str, sentence: Sentence | None, text: str, chunk: tuple[int, int],
            numbered: list[Sentence] | None = None) -> tuple[int, int] | None:
     """Span of ``quote``: inside its sentence, else its single occurrence in the chunk if that lies
-    inside one sentence. A claim is a few words of one sentence: a quote that crosses a sentence or a
-    line break is refused, so an injected instruction cannot widen a claim over paragraphs."""
+    inside one sentence; typographic and straight quotes and apostrophes count as the same. A claim
+    is a few words of one sentence: a quote that crosses a sentence or a line break is refused, so
+    an injected instruction cannot widen a claim over paragraphs."""
     if not quote or "\n" in quote or "\r" in quote:
         return None
+    quote = folded(quote)
     if sentence is not None:
-        at = sentence.text.find(quote)
+        at = folded(sentence.text).find(quote)
         if at != -1:
             return sentence.start + at, sentence.start + at + len(quote)
     start, end = chunk
-    first = text.find(quote, start, end)
-    if first == -1 or text.find(quote, first + 1, end) != -1:
+    plain = folded(text[start:end])
+    first = plain.find(quote)
+    if first == -1 or plain.find(quote, first + 1) != -1:
         return None
+    first += start
     numbered = numbered if numbered is not None else sentences(text[start:end], offset=start)
     holder = _sentence_at(numbered, [s.start for s in numbered], first)
     if holder is None or first + len(quote) > holder.end:
@@ -116,9 +131,13 @@ def find_claims(llm, text: str, chunk: tuple[int, int], ctx: ArticleContext,
                 problems.append(f"claims[{i}].sentence {claim['sentence']} does not exist; "
                                 f"sentences are numbered 1 to {len(numbered)}.")
             elif locate(claim["quote"], sentence, text, chunk, numbered) is None:
+                where = [s.number for s in numbered if folded(claim["quote"]) in folded(s.text)]
+                found = (f"; it occurs in sentences {', '.join(map(str, where))}: give one of those numbers"
+                         if len(where) > 1 else f"; it occurs in sentence {where[0]}: give that number"
+                         if where else "")
                 problems.append(f"claims[{i}].quote {claim['quote']!r} is not verbatim text of sentence "
-                                f"{claim['sentence']}; copy the words exactly as they appear in: {sentence.text!r} "
-                                "(a quote stays inside one sentence)")
+                                f"{claim['sentence']}{found}; copy the words exactly as they appear in: "
+                                f"{sentence.text!r} (a quote stays inside one sentence)")
         for i, item in enumerate(data["research"]):
             if item["gap"] not in gap_ids:
                 listed = ", ".join(sorted(gap_ids)) or "none"
@@ -134,9 +153,13 @@ def find_claims(llm, text: str, chunk: tuple[int, int], ctx: ArticleContext,
 
     result = ClaimsResult(calls=reply.calls)
     occupied = list(taken)
+    # A chart or table placeholder's payload holds data ("Claude : 175B, Mixtral : 12B") that can be
+    # wrong: a claim may sit inside one, the placeholder's own finding staying as it is.
+    containers = {(g.start, g.end) for g in gaps if g.kind == PLACEHOLDER and g.subtype in DATA_PLACEHOLDERS}
     for claim in reply.data["claims"]:
         span = locate(claim["quote"], by_number[claim["sentence"]], text, chunk, numbered)
-        if any(span[0] < e and s < span[1] for s, e in occupied):
+        inside = {c for c in containers if c[0] < span[0] and span[1] < c[1]}
+        if any(span[0] < e and s < span[1] for s, e in occupied if (s, e) not in inside):
             continue  # a detector finding or an earlier claim already covers these words
         occupied.append(span)
         queries = clean_queries(claim["queries"])

@@ -273,10 +273,23 @@ def batch(folder, concurrency, requests_per_second, tokens_per_minute, offline, 
         raise SystemExit(1)
 
 
+def _accept_statuses(ctx, param, value):
+    from .review import ACCEPTABLE
+
+    if value is None:
+        return None
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    wrong = [n for n in names if n not in ("all", *ACCEPTABLE)]
+    if wrong or not names:
+        raise click.BadParameter(f"{', '.join(wrong) or value!r} is not one of: all, {', '.join(ACCEPTABLE)}")
+    return ",".join(names)
+
+
 @cli.command()
 @click.argument("out_dir", metavar="OUT/STEM", type=click.Path(exists=True, file_okay=False))
-@click.option("--accept", type=click.Choice(["verified", "all"]), default=None,
-              help="Accept without asking: the verified changes, or all of them.")
+@click.option("--accept", default=None, metavar="STATUS[,STATUS...]|all", callback=_accept_statuses,
+              help="Accept without asking the changes of these statuses (verified, copyedit, cleanup, "
+                   "needs_review; e.g. verified,copyedit,cleanup), or all of them.")
 @click.option("--reject", type=click.Choice(["all"]), default=None,
               help="Reject without asking every change not accepted (with --accept: all the rest).")
 @click.option("--redo", is_flag=True, help="Ask again about changes already decided.")
