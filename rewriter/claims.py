@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import copy
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -112,6 +113,14 @@ def clean_queries(raw: list[dict[str, str]]) -> list[Query]:
     return kept[:MAX_QUERIES]
 
 
+def numeric_strings_accepted(schema: dict[str, Any]) -> dict[str, Any]:
+    """The claims schema checked locally: a sentence number may come as a string of digits ("3")."""
+    local = copy.deepcopy(schema)
+    item = local["properties"]["claims"]["items"]["properties"]
+    item["sentence"] = {"anyOf": [item["sentence"], {"type": "string", "pattern": r"^\s*[1-9][0-9]*\s*$"}]}
+    return local
+
+
 def find_claims(llm, text: str, chunk: tuple[int, int], ctx: ArticleContext,
                 taken: list[tuple[int, int]], gaps: list[Finding] = ()) -> ClaimsResult:
     """Ask for the dubious claims of ``text[chunk]`` and the searches that would settle them and fill
@@ -144,8 +153,16 @@ def find_claims(llm, text: str, chunk: tuple[int, int], ctx: ArticleContext,
                 problems.append(f"research[{i}].gap {item['gap']!r} is not a listed gap id (listed: {listed}).")
         return problems
 
+    def normalise_then_check(data: dict[str, Any]) -> list[str]:
+        for claim in data["claims"]:        # "3" for 3: unambiguous, no reason to re-ask
+            if isinstance(claim["sentence"], str):
+                claim["sentence"] = int(claim["sentence"])
+        return check(data)
+
+    schema = load_schema(TASK)
     try:
-        reply = llm.ask(TASK, messages_for(numbered, ctx, gaps), load_schema(TASK), check=check)
+        reply = llm.ask(TASK, messages_for(numbered, ctx, gaps), schema, check=normalise_then_check,
+                        accept=numeric_strings_accepted(schema))
     except LLMError as exc:
         if getattr(exc, "fatal", False):
             raise  # key rejected, model missing, server down: no later request can do better

@@ -159,8 +159,8 @@ def judge(data: dict[str, Any], findings: list[Finding]) -> Judged:
         problems = _item_problems(item, by_id.get(fid) if isinstance(fid, str) else None, i, listed)
         if problems:
             judged.bad.append((raw, problems))
-        elif fid not in judged.good:
-            judged.good[fid] = item
+        elif str(fid) not in judged.good:
+            judged.good[str(fid)] = item
     answered = set(judged.good) | {item.get("finding_id") for item, _ in judged.bad if isinstance(item, dict)}
     judged.missing = [f for f in by_id if f not in answered]
     return judged
@@ -173,11 +173,14 @@ def _checker(findings: list[Finding]):
     return lambda data: judge(data, findings).problems()
 
 
-def _reask(messages: list[dict], judged: Judged) -> list[dict]:
+def _reask(messages: list[dict], judged: Judged, pending: list[Finding]) -> list[dict]:
     """The messages of a re-ask: the request for the findings still without a usable proposal, the
-    items given for them, and what was wrong with each."""
-    given = [item for item, _ in judged.bad]
-    listed = "\n".join(f"- {p}" for p in judged.problems())
+    items given for them (numbered afresh, so the problems point at them), and what was wrong."""
+    wanted = {f.id for f in pending}
+    given = [item for item, _ in judged.bad
+             if not isinstance(item, dict) or item.get("finding_id") in wanted
+             or item.get("finding_id") not in judged.good]
+    listed = "\n".join(f"- {p}" for p in judge({"proposals": given}, pending).problems())
     return [*messages,
             {"role": "assistant", "content": json.dumps({"proposals": given}, ensure_ascii=False)},
             {"role": "user", "content": (
@@ -202,7 +205,7 @@ def propose(llm, text: str, chunk: tuple[int, int], findings: list[Finding], ctx
 
     A reply is judged item by item: the usable proposals are kept, and a re-ask (a new request
     listing only the findings still without one, with the items given for them and what was wrong)
-    is sent for the rest, :data:`MAX_ROUNDS` asks in all. A finding still without a usable
+    is sent for the rest, :data:`MAX_ROUNDS` asks in all (none that would repeat the last one). A finding still without a usable
     proposal gets what the offline rules say (chrome and artifacts deleted, for review), else a
     ``failed`` proposal with the reason.
     """
@@ -216,13 +219,17 @@ def propose(llm, text: str, chunk: tuple[int, int], findings: list[Finding], ctx
     reasons: dict[str, str] = {}
     rounds = 0
     judged: Judged | None = None
+    last: list[dict] = []
     while pending and rounds < MAX_ROUNDS:
         messages, offered = build_messages(text, chunk, pending, ctx, evidence, evidence_tokens=evidence_tokens,
                                            terms=terms)
         for fid, ids in offered.items():
             result.offered.setdefault(fid, ids)
         if judged is not None:
-            messages = _reask(messages, judged)
+            messages = _reask(messages, judged, pending)
+            if messages == last:
+                break       # the same answer given again: the same re-ask would get it a third time
+        last = messages
         try:
             reply = llm.ask(TASK, messages, load_schema(TASK), accept=ENVELOPE, max_attempts=MAX_ROUNDS - rounds)
         except LLMError as exc:

@@ -61,7 +61,8 @@ def _sentence_ends(text: str, start: int, end: int):
             continue
         if depth or (c == "." and _abbreviation(text, start, mark.start())):
             continue
-        stop = _CLOSING.match(text, mark.end(), end).end()
+        closing = _CLOSING.match(text, mark.end(), end)      # may be empty, never None
+        stop = closing.end() if closing else mark.end()
         if stop < end and text[stop].isspace():
             yield stop
 

@@ -136,12 +136,15 @@ def test_one_invalid_item_among_twenty_keeps_the_nineteen_and_the_offline_deleti
     report = report_of(folder)
     assert len(report["findings"]) == 20
     chrome = next(f for f in report["findings"] if f["kind"] == "boilerplate")
-    # three corrections requests: the first with all twenty, the re-asks with only the bad one
+    # the first corrections request with all twenty, the re-ask with only the bad one; given the same
+    # answer again, the same re-ask is not sent a second time
     tasks = [b["response_format"]["json_schema"]["name"] for b in sent]
-    assert tasks == ["claims", "corrections", "corrections", "corrections"]
+    assert tasks == ["claims", "corrections", "corrections"]
     first, *reasks = [b for b in sent if b["response_format"]["json_schema"]["name"] == "corrections"]
     assert prompt_of(first).count('{"id": ') == 20
+    assert len(reasks) == 1
     for body in reasks:
+        assert "proposals[0] at $.action" in body["messages"][2]["content"]    # numbered as re-sent
         listed = prompt_of(body).split("<<<FINDINGS")[1].split("FINDINGS>>>")[0]
         assert listed.count('{"id": ') == 1 and chrome["id"] in listed
         given = json.loads(body["messages"][1]["content"])["proposals"]
@@ -183,8 +186,9 @@ def test_a_string_confidence_a_stray_replacement_and_a_straight_apostrophe_are_n
     article = "Le point\n\nSelon l’entreprise, Mixtral compte 12 milliards de paramètres.\n\nPartager sur Facebook\n"
 
     def claims_hook(reply, prompt):
+        # the sentence number as a string ("2"), the quote with a straight apostrophe
         number = next(line for line in prompt.splitlines() if "l’entreprise" in line).split("]")[0].strip("[")
-        reply["claims"].append({"sentence": int(number), "quote": "l'entreprise, Mixtral compte 12 milliards",
+        reply["claims"].append({"sentence": number, "quote": "l'entreprise, Mixtral compte 12 milliards",
                                 "category": "factual_error", "reason": "Le chiffre est faux.",
                                 "settle_with": "La page du modèle.", "queries": [{"q": "Mixtral", "lang": "fr"}]})
         return reply
