@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections import Counter
 import unicodedata
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
@@ -608,6 +609,12 @@ def _judged(proposal: Proposal, findings: dict[str, Finding], article_text: str,
 # ---------------------------------------------------------------- lanes checked by rule
 
 _DIFF_TOKEN = re.compile(r"\w+|\s+|[^\w\s]")
+# Words a copy edit never changes: numbers in words, months, days, negations.
+_MEANING_WORDS = frozenset(_MONTHS) | _NOT_NAMES | frozenset(fold(w) for w in (
+    "zéro deux trois quatre cinq six sept huit neuf dix onze douze vingt trente quarante cinquante "
+    "soixante cent cents mille million millions milliard milliards zero one two three four five seven eight "
+    "nine ten eleven twelve twenty thirty forty fifty hundred thousand billion billions ne pas non jamais "
+    "aucun aucune rien not no never none nothing").split())
 
 
 def copyedit_problem(old: str, new: str, lang: str | None = None) -> str | None:
@@ -625,11 +632,20 @@ def copyedit_problem(old: str, new: str, lang: str | None = None) -> str | None:
         for word in re.findall(r"\w+", name):
             if fold(word) not in old_words and not any(Levenshtein.distance(fold(word), w) <= 2 for w in old_words):
                 return f"it adds the name {name!r}"
+    meaning = [Counter(w for w in map(fold, re.findall(r"\w+", t)) if w in _MEANING_WORDS) for t in (old, new)]
+    if meaning[0] != meaning[1]:
+        changed = sorted((meaning[0] - meaning[1]) + (meaning[1] - meaning[0]))
+        return f"it changes {', '.join(changed)}: a number, a month, a day or a negation"
     a, b = _DIFF_TOKEN.findall(old), _DIFF_TOKEN.findall(new)
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
         removed, put = "".join(a[i1:i2]), "".join(b[j1:j2])
-        if tag != "equal" and Levenshtein.distance(removed, put) > max(2, len(removed.strip()) // 3):
+        if tag == "equal":
+            continue
+        if Levenshtein.distance(removed, put) > max(2, len(removed.strip()) // 3):
             return f"{removed.strip() or '(nothing)'!r} becomes {put.strip() or '(nothing)'!r}: more than a spelling fix"
+        short, long_ = sorted((removed.strip(), put.strip()), key=len)
+        if short and short != long_ and long_.endswith(short) and long_[:len(long_) - len(short)].isalpha():
+            return f"{removed.strip()!r} becomes {put.strip()!r}: a prefix such as in- or non- changes the meaning"
     total = Levenshtein.distance(old, new)
     if total > max(3, len(old) // 5):
         return f"{total} characters change in {len(old)}: more than a copy edit"

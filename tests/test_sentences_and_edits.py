@@ -75,6 +75,11 @@ def test_the_copyedit_rule():
     assert "adds the name" in copyedit_problem("firme de Richmond", "firme de Redmond")
     assert "adds" in copyedit_problem("en 2023", "en 2022")
     assert "more than a spelling fix" in copyedit_problem("plus petit que lui", "plus grand que lui")
+    # small edits that change the meaning are no copy edits
+    assert "prefix" in copyedit_problem("une mesure efficace", "une mesure inefficace")
+    assert "six" in copyedit_problem("six modèles", "dix modèles")
+    assert "mars" in copyedit_problem("en mars dernier", "en mai dernier")
+    assert "pas" in copyedit_problem("il ne vient pas", "il ne vient")
 
 
 def lines_deleted(text: str, *lines: str) -> str:
