@@ -26,7 +26,9 @@ FUZZY_THRESHOLD = 90.0      # rapidfuzz partial_ratio, on normalised text
 MIN_QUOTE_CHARS = 20        # shorter quotes match too easily to prove anything
 MAX_GROWTH = 3              # a replacement over 3x its span ...
 MAX_GROWTH_CHARS = 200      # ... and over 200 characters needs review
-MAX_CLAIM_GROWTH_CHARS = 60 # ... over 60 for a claim, a few words of one sentence
+SHORT_SPAN = 40             # a span under 40 characters (a few words, a marker) is held tighter:
+MAX_SHORT_GROWTH_CHARS = 100  # over 3x and 100 characters needs review,
+MAX_CLAIM_GROWTH_CHARS = 60 # and over 60 for a claim, a few words of one sentence
 REPEAT_CHARS = 20           # a replacement holding this much of the text around its span pasted it over
 MIN_SHRINK_SPAN = 40        # a replacement of a span over 40 characters ...
 MIN_KEPT = 0.3              # ... that keeps under 30% of its length needs review
@@ -434,7 +436,8 @@ def _edit_problems(proposal: Proposal, finding: Finding) -> list[str]:
     if replacement and replacement == finding.text:
         problems.append("the replacement is the same as the original text")
     span = len(finding.text)
-    most = MAX_CLAIM_GROWTH_CHARS if finding.kind == CLAIM else MAX_GROWTH_CHARS
+    most = (MAX_GROWTH_CHARS if span >= SHORT_SPAN else
+            MAX_CLAIM_GROWTH_CHARS if finding.kind == CLAIM else MAX_SHORT_GROWTH_CHARS)
     if len(replacement) > MAX_GROWTH * span and len(replacement) > most:
         problems.append(f"the replacement is {len(replacement)} characters for a span of {span} "
                         f"(over {MAX_GROWTH}x and {most} characters): check it was not rewritten wholesale")

@@ -468,7 +468,7 @@ def test_instructions_in_the_article_change_nothing_outside_finding_spans(settin
 
     assert VERIFIED not in {p.status for p in proposals}
     huge, claim_deletion = proposals[:2]
-    assert huge.status == NEEDS_REVIEW and "over 3x and 200 characters" in huge.status_reason
+    assert huge.status == NEEDS_REVIEW and "over 3x and 100 characters" in huge.status_reason
     assert claim_deletion.status == FAILED and not claim_deletion.changes_text
     assert claim_deletion.status_reason.startswith("deletion is allowed only for boilerplate and artifacts")
     assert claim_deletion.sources[0].status == "not_found"
