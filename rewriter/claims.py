@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .models import CLAIM, DANGLING_CITATION, PLACEHOLDER, Finding, Query, ResearchItem
-from .resources import load_schema, render_prompt
+from .resources import errors_against, load_schema, render_prompt
 from .text import LANGUAGE_NAMES, Sentence, sentences
 
 TASK = "claims"
@@ -121,6 +121,25 @@ def numeric_strings_accepted(schema: dict[str, Any]) -> dict[str, Any]:
     return local
 
 
+def salvaged(raw: str | None, schema: dict[str, Any], check) -> dict[str, Any] | None:
+    """The claims and research items of a last reply that are right one by one, when the reply as a
+    whole stayed wrong after the re-asks: one bad quote no longer loses every claim."""
+    try:
+        data = json.loads(raw or "")
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), list) for k in ("claims", "research")):
+        return None
+    items = schema["properties"]
+    kept: dict[str, list] = {"claims": [], "research": []}
+    for key in kept:
+        for item in data[key]:
+            one = {"claims": [], "research": [], key: [item]}
+            if not errors_against(item, items[key]["items"]) and not check(one):
+                kept[key].append(one[key][0])
+    return kept
+
+
 def find_claims(llm, text: str, chunk: tuple[int, int], ctx: ArticleContext,
                 taken: list[tuple[int, int]], gaps: list[Finding] = ()) -> ClaimsResult:
     """Ask for the dubious claims of ``text[chunk]`` and the searches that would settle them and fill
@@ -166,14 +185,21 @@ def find_claims(llm, text: str, chunk: tuple[int, int], ctx: ArticleContext,
     except LLMError as exc:
         if getattr(exc, "fatal", False):
             raise  # key rejected, model missing, server down: no later request can do better
-        return ClaimsResult(calls=exc.calls, error=str(exc))
+        kept = salvaged(getattr(exc, "raw", None), numeric_strings_accepted(schema), normalise_then_check)
+        if kept is None:
+            return ClaimsResult(calls=exc.calls, error=str(exc))
+        data, calls = kept, exc.calls
+        error: str | None = (f"{exc}; kept the {len(data['claims'])} claim(s) and {len(data['research'])} "
+                             "research item(s) of the last reply that were right")
+    else:
+        data, calls, error = reply.data, reply.calls, None
 
-    result = ClaimsResult(calls=reply.calls)
+    result = ClaimsResult(calls=calls, error=error)
     occupied = list(taken)
     # A chart or table placeholder's payload holds data ("Claude : 175B, Mixtral : 12B") that can be
     # wrong: a claim may sit inside one, the placeholder's own finding staying as it is.
     containers = {(g.start, g.end) for g in gaps if g.kind == PLACEHOLDER and g.subtype in DATA_PLACEHOLDERS}
-    for claim in reply.data["claims"]:
+    for claim in data["claims"]:
         span = locate(claim["quote"], by_number[claim["sentence"]], text, chunk, numbered)
         inside = {c for c in containers if c[0] < span[0] and span[1] < c[1]}
         if any(span[0] < e and s < span[1] for s, e in occupied if (s, e) not in inside):
@@ -187,7 +213,7 @@ def find_claims(llm, text: str, chunk: tuple[int, int], ctx: ArticleContext,
         result.claims.append(finding)
         result.plan.append(ResearchItem([finding.id], claim["settle_with"], queries))
     planned: dict[str, ResearchItem] = {}
-    for item in reply.data["research"]:
+    for item in data["research"]:
         queries = clean_queries(item["queries"])
         if item["gap"] in planned:   # a second item for one gap: its queries join the first's
             first = planned[item["gap"]]

@@ -335,3 +335,36 @@ def test_the_same_wrong_figure_elsewhere_is_linked_to_the_verified_correction(tm
     assert all(p["linked_to"] == verified[0]["id"] for p in others)
     assert all(f"corrected at {verified[0]['id']}" in p["status_reason"] for p in others)
     assert proposals
+
+
+def test_one_claim_that_stays_wrong_loses_only_itself(tmp_path):
+    article = "Le point\n\nMixtral compte 12 milliards de paramètres. Il est sorti en mars 2023.\n"
+
+    def claims_hook(reply, prompt):
+        reply["claims"].append({"sentence": 2, "quote": "sorti en avril 2023", "category": "factual_error",
+                                "reason": "La date est fausse.", "settle_with": "La page du modèle.",
+                                "queries": [{"q": "Mixtral sortie", "lang": "fr"}]})
+        return reply
+
+    model = Replay(claims={"12 milliards de paramètres": ("factual_error", "46,7 milliards de paramètres", URL,
+                                                          QUOTE)}, claims_hook=claims_hook)
+    result, sent, folder = run(tmp_path, article, model)
+    tasks = [b["response_format"]["json_schema"]["name"] for b in sent]
+    assert tasks == ["claims", "claims", "claims", "corrections"]
+    assert "it occurs in" not in sent[1]["messages"][2]["content"]       # the quote is nowhere
+    report = report_of(folder)
+    assert [c["text"] for c in report["claims"]] == ["12 milliards de paramètres"]
+    assert "kept the 1 claim(s)" in report["errors"][0]["message"] and result.exit_code == 1
+
+
+def test_a_misplaced_quote_is_re_asked_with_the_sentence_that_holds_it(tmp_path):
+    article = "Le point\n\nMixtral compte 12 milliards de paramètres. Il est sorti en 2023. Mixtral compte.\n"
+    def claims_hook(reply, prompt):      # sentence 3 is "Il est sorti en 2023."
+        reply["claims"] = [{"sentence": 3, "quote": "Mixtral compte", "category": "factual_error",
+                            "reason": "x", "settle_with": "y", "queries": []}]
+        return reply
+
+    result, sent, folder = run(tmp_path, article, Replay(claims_hook=claims_hook))
+    reask = sent[1]["messages"][2]["content"]
+    assert "it occurs in sentences 2, 4: give one of those numbers" in reask
+    assert report_of(folder)["claims"] == []      # wrong three times: dropped, the rest of the run goes on
