@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import copy
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,7 +94,7 @@ def gap_line(gap: Finding, numbered: list[Sentence], starts: list[int]) -> str:
     return json.dumps(item, ensure_ascii=False)
 
 
-def messages_for(numbered: list[Sentence], ctx: ArticleContext, gaps: list[Finding] = ()) -> list[dict]:
+def messages_for(numbered: list[Sentence], ctx: ArticleContext, gaps: Sequence[Finding] = ()) -> list[dict]:
     lines = "\n".join(f"[{s.number}] {s.text}" for s in numbered)
     starts = [s.start for s in numbered]
     gap_lines = "\n".join(gap_line(g, numbered, starts) for g in gaps) or "(none)"
@@ -141,7 +142,7 @@ def salvaged(raw: str | None, schema: dict[str, Any], check) -> dict[str, Any] |
 
 
 def find_claims(llm, text: str, chunk: tuple[int, int], ctx: ArticleContext,
-                taken: list[tuple[int, int]], gaps: list[Finding] = ()) -> ClaimsResult:
+                taken: list[tuple[int, int]], gaps: Sequence[Finding] = ()) -> ClaimsResult:
     """Ask for the dubious claims of ``text[chunk]`` and the searches that would settle them and fill
     ``gaps``; spans overlapping ``taken`` are dropped. Still one request (plus re-asks)."""
     from .errors import LLMError
@@ -201,6 +202,8 @@ def find_claims(llm, text: str, chunk: tuple[int, int], ctx: ArticleContext,
     containers = {(g.start, g.end) for g in gaps if g.kind == PLACEHOLDER and g.subtype in DATA_PLACEHOLDERS}
     for claim in data["claims"]:
         span = locate(claim["quote"], by_number[claim["sentence"]], text, chunk, numbered)
+        if span is None:
+            continue    # not reached: the check refused such a claim
         inside = {c for c in containers if c[0] < span[0] and span[1] < c[1]}
         if any(span[0] < e and s < span[1] for s, e in occupied if (s, e) not in inside):
             continue  # a detector finding or an earlier claim already covers these words

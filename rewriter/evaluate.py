@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any, Callable
@@ -106,7 +107,6 @@ def evaluate(gold_dir: Path, articles: list[Path], settings, models: list[str], 
     ``articles`` defaults to the gold files' articles under ``articles/``; an article with no gold
     file is an error, said before any request.
     """
-    from .outdirs import output_name
     from .pipeline import RunOptions, run_article
 
     gold = load_gold(gold_dir)
@@ -118,7 +118,7 @@ def evaluate(gold_dir: Path, articles: list[Path], settings, models: list[str], 
     results = []
     for model in models:
         model_settings = dataclasses.replace(settings, model=model)
-        options = dataclasses.replace(run_options or RunOptions(), out_root=Path(out_root) / output_name(Path(model)))
+        options = dataclasses.replace(run_options or RunOptions(), out_root=Path(out_root) / model_folder(model))
         per_article = {}
         for article in chosen:
             if on_article:
@@ -130,6 +130,12 @@ def evaluate(gold_dir: Path, articles: list[Path], settings, models: list[str], 
         results.append(summary)
     return {"version": 1, "gold": str(gold_dir), "prices_per_million": {"input": price_in, "output": price_out},
             "models": results}
+
+
+def model_folder(model: str) -> str:
+    """A folder name for a model's runs: "mistral-small-2.1" as it is, "org/model:7b" -> "org_model_7b"."""
+    name = re.sub(r"[^\w.-]", "_", model).strip(".") or "_"
+    return name
 
 
 def _pct(x: float | None) -> str:

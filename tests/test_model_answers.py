@@ -7,7 +7,6 @@ model did when the pipeline lost or damaged a good answer, and looks at what was
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
