@@ -68,7 +68,7 @@ def _sentence_ends(text: str, start: int, end: int):
 
 
 def _abbreviation(text: str, line_start: int, dot: int) -> bool:
-    word = _WORD_BEFORE.search(text, line_start, dot)
+    word = _WORD_BEFORE.search(text, max(line_start, dot - 16), dot)    # no abbreviation is longer
     return word is not None and (len(word.group()) == 1 or word.group().lower() in ABBREVIATIONS)
 
 
