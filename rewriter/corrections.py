@@ -205,9 +205,9 @@ def propose(llm, text: str, chunk: tuple[int, int], findings: list[Finding], ctx
 
     A reply is judged item by item: the usable proposals are kept, and a re-ask (a new request
     listing only the findings still without one, with the items given for them and what was wrong)
-    is sent for the rest, :data:`MAX_ROUNDS` asks in all (none that would repeat the last one). A finding still without a usable
-    proposal gets what the offline rules say (chrome and artifacts deleted, for review), else a
-    ``failed`` proposal with the reason.
+    is sent for the rest, :data:`MAX_ROUNDS` asks in all (none that would repeat the last one).
+    A finding still without a usable proposal gets what the offline rules say (chrome and artifacts
+    deleted, for review), else a ``failed`` proposal with the reason.
     """
     from .errors import LLMError
 
