@@ -59,7 +59,10 @@ def output_options(fn):
         click.option("--fetch", is_flag=True,
                      help="Download cited and proposed URLs to check quotes against them (off by default)."),
         click.option("--fetch-private", is_flag=True,
-                     help="Let --fetch read hosts on private addresses (a newsroom intranet); refused by default."),
+                     help="Let --fetch and research read pages on private addresses (a newsroom intranet); "
+                          "refused by default."),
+        click.option("--evidence-tokens", type=click.IntRange(50), default=None, metavar="N",
+                     help="Tokens of evidence snippets offered to the model per finding [default 250]."),
         encoding_option,
     ]
     for option in reversed(options):
@@ -93,12 +96,12 @@ def research_options(fn):
     return fn
 
 
-def run_options_from(out_root, sources_dir, fetch, encoding):
+def run_options_from(out_root, sources_dir, fetch, encoding, evidence_tokens=None):
     from pathlib import Path
 
     from .pipeline import RunOptions
     return RunOptions(out_root=Path(out_root), sources_dir=sources_dir and Path(sources_dir),
-                      fetch=fetch, encoding=encoding)
+                      fetch=fetch, encoding=encoding, evidence_tokens=evidence_tokens)
 
 
 def _known_encoding(ctx, param, value: str) -> str:
@@ -198,7 +201,7 @@ def run(article, offline, out_root, sources_dir, fetch, encoding, **options):
     settings = settings_from(options, offline=offline)
     if not settings.model_enabled and not offline:
         status(offline_hint(settings))
-    run_options = run_options_from(out_root, sources_dir, fetch, encoding)
+    run_options = run_options_from(out_root, sources_dir, fetch, encoding, options.get("evidence_tokens"))
     check_writable(run_options.out_root)   # before any request is spent
     with err.status("starting…") as spinner:
         result = run_article(article, settings, run_options, on_stage=lambda name: spinner.update(f"{name}…"))
@@ -246,7 +249,7 @@ def batch(folder, concurrency, requests_per_second, tokens_per_minute, offline, 
                              tokens_per_minute=tokens_per_minute)
     if not settings.model_enabled and not offline:
         status(offline_hint(settings))
-    run_options = run_options_from(out_root, sources_dir, fetch, encoding)
+    run_options = run_options_from(out_root, sources_dir, fetch, encoding, options.get("evidence_tokens"))
     check_writable(run_options.out_root)   # one line, before the progress bar and any request
     totals = {"requests": 0, "tokens": 0, "errors": 0}
     progress = Progress(TextColumn("articles"), BarColumn(), MofNCompleteColumn(),

@@ -37,7 +37,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields, replace
 from html.parser import HTMLParser
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urldefrag, urlsplit
 
 import httpcore
@@ -494,16 +494,25 @@ def fetch_page(url: str, *, allow_private: bool = False, total_seconds: float = 
     return page
 
 
+T = TypeVar("T")
+
+
 def fetch_pages(urls: list[str], *, concurrency: int = 8, **kwargs: Any) -> list[Page | FetchError]:
     """:func:`fetch_page` for each URL, ``concurrency`` at once; results in the order of ``urls``."""
-    def one(url: str) -> Page | FetchError:
+    return in_parallel(lambda url: fetch_page(url, **kwargs), urls, concurrency)
+
+
+def in_parallel(read: Callable[[T], Page], items: list[T], concurrency: int) -> list[Page | FetchError]:
+    """``read(item)`` for each item, ``concurrency`` at once, in order; a FetchError is kept as that
+    item's result, so one page that fails never loses the others."""
+    def one(item: T) -> Page | FetchError:
         try:
-            return fetch_page(url, **kwargs)
+            return read(item)
         except FetchError as exc:
             return exc
 
-    if not urls:
+    if not items:
         return []
-    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(urls)))) as pool:
-        return list(pool.map(one, urls))
+    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(items)))) as pool:
+        return list(pool.map(one, items))
 

@@ -63,22 +63,29 @@ class Run:
         return [p for p in self.proposals if p.changes_text]
 
 
+def read_json_record(path: Path, schema: str, remedy: str, *, missing: str | None = None) -> Any:
+    """The JSON in ``path``, valid against ``schemas/<schema>.json``, or an InputError in one line
+    naming the file, what is wrong and ``remedy`` (what to do). ``missing``: the line for no file."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: {missing or 'not found'}") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except ValueError as exc:
+        raise InputError(f"{path}: not valid JSON ({exc}); {remedy}") from None
+    errors = schema_errors(data, schema, limit=1)
+    if errors:
+        raise InputError(f"{path}: does not match schemas/{schema}.json ({errors[0]}); {remedy}")
+    return data
+
+
 def load_report(out_dir: Path) -> Run:
     """Read and validate ``out_dir/report.json``, or raise an InputError naming the file and what is wrong."""
     out_dir = Path(out_dir)
     path = out_dir / REPORT
-    try:
-        report = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path}: not found; pass the out/<stem> folder of a `rewriter run`") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    except ValueError as exc:
-        raise InputError(f"{path}: not valid JSON ({exc}); run `rewriter run` again") from None
-    errors = schema_errors(report, "report", limit=1)
-    if errors:
-        raise InputError(f"{path}: does not match schemas/report.json ({errors[0]}); "
-                         "run `rewriter run` again") from None
+    report = read_json_record(path, "report", "run `rewriter run` again",
+                              missing="not found; pass the out/<stem> folder of a `rewriter run`")
     try:
         codecs.lookup(report["article"]["encoding"])
     except LookupError:

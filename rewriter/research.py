@@ -3,7 +3,7 @@
 The plan comes from the claims request (one item per claim and per gap, each with a few queries);
 nothing here asks the model anything, except the ``mistral`` provider's one web-search request.
 Search hits are only leads: a hit's title or snippet is never evidence. Every page is read by the
-tool itself (``fetch.fetch_pages``, under the address policy) or taken from the provider's own API
+tool itself (the fetcher, under the address policy) or taken from the provider's own API
 (Wikipedia's page text), and only what was read goes into the evidence that quotes are checked
 against.
 
@@ -51,7 +51,8 @@ class ResearchResult:
 
     @property
     def search_count(self) -> int:
-        return sum(1 for s in self.searches if s["status"] != "cached")
+        """Searches actually sent (a cache hit or a query over the limit sends nothing)."""
+        return sum(1 for s in self.searches if s["status"] in ("ok", "error"))
 
     def attach_offered(self, offered: dict[str, list[str]]) -> None:
         """Record, per item, the snippets the corrections request offered for its findings."""

@@ -18,7 +18,7 @@ from .emit import context_diff, word_diff
 from .errors import InputError, OutputError, RewriterError
 from .loader import atomic_write_text, sha256_bytes
 from .models import CLEANUP, COPYEDIT, DELETE, FAILED, KEEP, NEEDS_REVIEW, VERIFIED, Proposal
-from .record import Run, find_article, load_report
+from .record import Run, find_article, load_report, read_json_record
 from .resources import schema_errors
 
 read_run = load_report   # the name review and apply have always used
@@ -83,15 +83,7 @@ class Decisions:
         path = Path(out_dir) / DECISIONS
         if not path.exists():
             return cls(run)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
-        except ValueError as exc:
-            raise InputError(f"{path}: not valid JSON ({exc}); fix it, or delete it and review again") from None
-        errors = schema_errors(data, "decisions", limit=1)
-        if errors:
-            raise InputError(f"{path}: {errors[0]}; fix it, or delete it and review again")
+        data = read_json_record(path, "decisions", "fix it, or delete it and review again")
         if data["article"]["sha256"] != run.sha256:
             return cls(run, stale_sha=data["article"]["sha256"])
         return cls(run, data["decisions"], data.get("applied"))
@@ -185,7 +177,8 @@ def describe(run: Run, p: Proposal, text: str | None, replacement: str | None = 
     if p.sources:
         lines.append("sources:")
     for s in p.sources:
-        lines.append(f"  [{s.status}] {s.url or '(local snippet)'}" + (f" — {s.title}" if s.title else ""))
+        lines.append(f"  [{s.status}] {s.url or '(local snippet)'}" + (f" — {s.title}" if s.title else "")
+                     + (f" ({s.date})" if s.date else ""))
         if s.quote:
             lines.append(f"      « {' '.join(s.quote.split())} »")
     return lines

@@ -43,7 +43,8 @@ from . import __version__, console
 from .cache import JsonStore, canonical_json
 from .client import Call, Check, retry_after, retry_wait
 from .errors import ConfigError, SearchError
-from .fetch import FetchError, Page, Response, extract_html, fetch_page, http_request, is_http_url, url_key
+from .fetch import (FetchError, Page, Response, extract_html, fetch_page, http_request, in_parallel, is_http_url,
+                    url_key)
 from .resources import render_prompt
 from .settings import DEFAULT_CONTACT, Settings
 
@@ -733,19 +734,13 @@ class Searcher:
             self._pages = JsonStore(Path(self.settings.cache_dir) / "fetch", "page")
         s = self.settings
 
-        def one(hit: Hit) -> Page | FetchError:
-            try:
-                provider = by_name.get(hit.provider)
-                page = provider.read(hit) if provider is not None else None
-                return page or fetch_page(hit.url, allow_private=s.fetch_private, total_seconds=s.page_seconds,
-                                          max_bytes=s.page_bytes, store=self._pages)
-            except FetchError as exc:
-                return exc
+        def one(hit: Hit) -> Page:
+            provider = by_name.get(hit.provider)
+            page = provider.read(hit) if provider is not None else None
+            return page or fetch_page(hit.url, allow_private=s.fetch_private, total_seconds=s.page_seconds,
+                                      max_bytes=s.page_bytes, store=self._pages)
 
-        if not hits:
-            return []
-        with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(hits)))) as pool:
-            return list(pool.map(one, hits))
+        return in_parallel(one, hits, concurrency)
 
     def close(self) -> None:
         if self._own_store and self._store is not None:

@@ -29,6 +29,11 @@ def run_summary(report: dict[str, Any]) -> Table:
     table.add_row("requests", str(usage["requests"]))
     table.add_row("tokens (prompt / completion)", f"{usage['prompt_tokens']} / {usage['completion_tokens']}")
     table.add_row("cache hits", str(usage["cache_hits"]))
+    research = report.get("research") or {}
+    if research.get("searches") or research.get("pages"):
+        read = sum(1 for p in research["pages"] if p["status"] == "read")
+        table.add_row(f"research ({', '.join(research['providers'])})",
+                      f"{usage.get('searches', 0)} searches, {read} pages read")
     table.add_row("seconds", f"{sum(usage['stages'].values()):.2f}")
     if report["errors"]:
         table.add_row("[red]errors[/red]", f"[red]{len(report['errors'])}[/red]")

@@ -269,10 +269,18 @@ class SourceVerdict:
     reason: str
     location: dict | None = None
     url: str | None = None          # the URL to show instead of the one given (None: keep it)
+    document: Document | None = None   # the document the source's evidence id names, when it was read
 
     def applied(self, source: Source) -> Source:
-        return replace(source, status=self.status, reason=self.reason, location=self.location,
-                       url=source.url if self.url is None else self.url)
+        checked = replace(source, status=self.status, reason=self.reason, location=self.location,
+                          url=source.url if self.url is None else self.url)
+        doc = self.document
+        if doc is None:
+            return checked
+        # A cited snippet is shown with what the tool read: the page's URL, title and date (or the
+        # library file), not whatever the model wrote beside the id.
+        return replace(checked, url=doc.url or checked.url, title=doc.title or checked.title,
+                       date=doc.date or checked.date)
 
 
 def _where(doc: Document) -> str:
@@ -295,6 +303,7 @@ def check_source(source: Source, evidence: Evidence) -> SourceVerdict:
     cited = source.evidence_id.strip()
     notes: list[str] = []
     shown = None
+    problem = ""
     if cited:
         doc = evidence.document(document_id(cited))
         if doc is None:
@@ -318,25 +327,28 @@ def check_source(source: Source, evidence: Evidence) -> SourceVerdict:
         doc = evidence.document_for_source(source)
     if doc is None:
         return SourceVerdict(NOT_FOUND, f"{url} cannot be read")
+    named = doc if cited and not problem else None
     note = "".join(f"; {n}" for n in notes)
     if doc.text is None:
         if doc.error:
-            return SourceVerdict(UNREACHABLE, f"{_where(doc)}: {doc.error}{note}", url=shown)
-        return SourceVerdict(UNCHECKED, f"{_where(doc)} was not fetched (run with --fetch to read it){note}", url=shown)
+            return SourceVerdict(UNREACHABLE, f"{_where(doc)}: {doc.error}{note}", url=shown, document=named)
+        return SourceVerdict(UNCHECKED, f"{_where(doc)} was not fetched (run with --fetch to read it){note}",
+                             url=shown, document=named)
     quote = normalise(source.quote).strip(_QUOTE_EDGES)
     if len(quote) < MIN_QUOTE_CHARS:
         return SourceVerdict(NOT_FOUND, f"quote too short to check ({len(quote)} characters; "
-                                        f"at least {MIN_QUOTE_CHARS} are needed, a whole sentence){note}", url=shown)
+                                        f"at least {MIN_QUOTE_CHARS} are needed, a whole sentence){note}",
+                             url=shown, document=named)
     match = find_quote(source.quote, doc.text)
     if match is None:
         return SourceVerdict(NOT_FOUND, f"quote not in {doc.id} ({_where(doc)}; "
-                                        f"{len(doc.text):,} characters read){note}", url=shown)
+                                        f"{len(doc.text):,} characters read){note}", url=shown, document=named)
     how = "exact" if match.exact else f"fuzzy, score {match.score:g}"
     return SourceVerdict(
         SOURCE_VERIFIED, f"quote found in {doc.id} ({_where(doc)}), characters {match.start}-{match.end} ({how}){note}",
         {"evidence": doc.path or doc.url, "evidence_id": doc.id, "url": doc.url, "start": match.start,
          "end": match.end, "score": match.score, "exact": match.exact, "text": doc.text[match.start:match.end]},
-        url=shown)
+        url=shown, document=named)
 
 
 # ---------------------------------------------------------------- what a claim is about

@@ -69,6 +69,10 @@ def test_research_makes_most_seed_corrections_verified(wiki, tmp_path):
         [source] = proposal["sources"]
         assert source["status"] == "verified" and source["evidence_id"]
         assert source["location"]["url"].startswith(wiki.base)           # read from the wiki, not made up
+        # shown with what was read: the page's URL, title and date, whatever the model wrote beside the id
+        assert source["url"] == source["location"]["url"] and source["title"] and source["date"] == "2024-11-02"
+    review_md = (tmp_path / "out" / SEEDS[0].stem / "review.md").read_text(encoding="utf-8")
+    assert f"- [verified] {wiki.base}/en/wiki/Mixtral — Mixtral (2024-11-02)" in review_md
 
     # every search went to the article's language wiki or English, with a contact in the User-Agent
     assert {r.headers["user-agent"] for r in wiki.requests} == {"rewriter/0.1.0 (desk@example.org)"}
@@ -108,5 +112,74 @@ def test_fabricated_quotes_ids_and_urls_never_verify(wiki, tmp_path):
         assert proposal["status"] != "verified", proposal
         [source] = proposal["sources"]
         assert source["status"] in ("not_found", "unreachable"), source
-        kinds.add("url" if source["url"] else "id" if source["evidence_id"] == "E99#9" else "quote")
+        kinds.add("id" if source["evidence_id"] == "E99#9" else "quote" if source["evidence_id"] else "url")
     assert kinds == set(FABRICATIONS)             # each kind of fabrication was tried
+
+
+SEED = SEEDS[0]
+PAGES = {"/mixtral": WIKI["en"]["Mixtral"], "/gpt-4": WIKI["en"]["GPT-4"]}
+
+
+def one_run(fake_base, env, tmp_path, *extra):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["run", str(SEED), "--out", str(out), "--fetch-private", *extra],
+                                env={"MISTRAL_BASE_URL": fake_base, "REWRITER_MODEL": "fake-model",
+                                     "REWRITER_CONTACT": "desk@example.org", **env}, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return json.loads((out / SEED.stem / "report.json").read_text(encoding="utf-8"))
+
+
+def test_mistral_web_search_is_one_more_request_and_its_text_is_never_evidence(tmp_path):
+    from tests.fake_search import FABRICATED, FakeMistralConversations, FakeWeb
+    with FakeWeb(pages=PAGES) as web, FakeLLM(api_key="sk-test", responder=EditorModel(
+            researched=SEED_CLAIMS, plan_gaps=True)) as llm:
+        refs = {q: [(web.base + "/mixtral", "Mixtral"), (web.base + "/gpt-4", "GPT-4")]
+                for _, _, queries, _ in SEED_CLAIMS.values() for q, _ in queries}
+        with FakeMistralConversations(references_for=lambda q: refs.get(q, refs["Mixtral parameters"]),
+                                      api_key="sk-test", upstream=llm.base_url.removesuffix("/v1")) as mistral:
+            report = one_run(mistral.base_url, {"REWRITER_RESEARCH": "mistral", "MISTRAL_API_KEY": "sk-test"},
+                             tmp_path)
+            conversations = mistral.bodies()
+            again = one_run(mistral.base_url, {"REWRITER_RESEARCH": "mistral", "MISTRAL_API_KEY": "sk-test"},
+                            tmp_path)
+            assert len(mistral.bodies()) == 1 and len(llm.chat_requests) == 2      # the rerun sent nothing
+    usage = report["usage"]
+    assert [c["task"] for c in usage["calls"]] == ["claims", "research", "corrections"]
+    assert usage["requests"] == 3 and again["usage"]["requests"] == 0
+    assert usage["calls"][1]["connector_tokens"] > 0
+    assert len(conversations) == 1 and conversations[0]["store"] is False
+    assert conversations[0]["tools"] == [{"type": "web_search"}]
+    assert {h.path for h in web.requests} == {"/mixtral", "/gpt-4"}                  # the tool read the pages
+    assert all("authorization" not in {k.lower() for k in h.headers} for h in web.requests)
+    documents = [d for d in report["evidence"] if d["kind"] == "search"]
+    texts = [(tmp_path / "out" / SEED.stem / "evidence" / f"{d['id']}.txt").read_text(encoding="utf-8")
+             for d in documents if d["read"]]
+    assert texts and not any(FABRICATED[:40] in t for t in texts)
+    verified = [p for p in report["proposals"] if p["status"] == "verified" and p["sources"]]
+    assert verified and all(s["location"]["url"].startswith(web.base) for p in verified for s in p["sources"])
+
+
+def test_searxng_is_two_requests_and_its_key_free(tmp_path):
+    from tests.fake_search import FakeSearx, FakeWeb
+    with FakeWeb(pages=PAGES) as web, FakeLLM(api_key="sk-test", responder=EditorModel(
+            researched=SEED_CLAIMS, plan_gaps=True)) as llm, FakeSearx(results=lambda q, lang: [
+                {"url": web.base + "/mixtral", "title": "Mixtral", "content": "Mixtral 8x7B …"}]) as searx:
+        report = one_run(llm.base_url, {"REWRITER_RESEARCH": "searxng", "REWRITER_SEARX_URL": searx.base,
+                                        "MISTRAL_API_KEY": "sk-test"}, tmp_path)
+    assert report["usage"]["requests"] == 2 and len(llm.chat_requests) == 2
+    assert searx.searches() and all(fmt == "json" for _q, fmt, _lang in searx.searches())
+    assert all("sk-test" not in json.dumps(r.headers) for r in searx.requests + web.requests)
+    assert 0 < report["usage"]["searches"] <= 40
+    assert any(p["status"] == "verified" for p in report["proposals"])
+
+
+def test_evidence_tokens_bounds_what_each_finding_is_offered(wiki, tmp_path):
+    env = {"REWRITER_RESEARCH": "wikipedia", "REWRITER_WIKIPEDIA_URL": wiki.url_template}
+    with FakeLLM(responder=EditorModel(researched=SEED_CLAIMS, plan_gaps=True)) as llm:
+        wide = one_run(llm.base_url, env, tmp_path / "a")
+        narrow = one_run(llm.base_url, env, tmp_path / "b", "--evidence-tokens", "50")
+
+    def offered(report):
+        return [ids for item in report["research"]["items"] for ids in item.get("snippets", {}).values()]
+    assert max(map(len, offered(wide))) > 1
+    assert offered(narrow) and all(len(ids) == 1 for ids in offered(narrow))   # the best one, whatever its size

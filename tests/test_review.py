@@ -130,7 +130,7 @@ def test_decisions_for_other_bytes_are_dropped_and_broken_files_named(out_dir):
     decisions = review.Decisions.load(out_dir)
     assert decisions.stale_sha == "0" * 64 and not decisions.accepted()
     (out_dir / "decisions.json").write_text('{"version": 1}', encoding="utf-8")
-    with pytest.raises(InputError, match=r"decisions.json: at \$: 'article' is a required property"):
+    with pytest.raises(InputError, match=r"decisions.json: does not match schemas/decisions.json \(at \$: 'article' is a required property\)"):
         review.Decisions.load(out_dir)
 
 
