@@ -186,7 +186,30 @@ def _take_line_breaks(text: str, edits: list[Edit], deletes: set[str]) -> list[E
         if (start, end) != (e.start, e.end):
             out[i] = e._replace(start=start, end=end, old=text[start:end])
         blank_kept[end] = blank
-    return out
+    return _trim_the_end(text, out, deletes)
+
+
+def _trim_the_end(text: str, edits: list[Edit], deletes: set[str]) -> list[Edit]:
+    """When deletions run without a gap to the end of the text, the blank lines before the first of
+    them go too, and the last line kept ends as the text did: with its break or without one."""
+    j = len(edits) - 1
+    if j < 0 or edits[j].end != len(text) or edits[j].change_id not in deletes or edits[j].new:
+        return edits
+    while j > 0 and edits[j - 1].end == edits[j].start and edits[j - 1].change_id in deletes and not edits[j - 1].new:
+        j -= 1
+    first, floor = edits[j], (edits[j - 1].end if j else 0)
+    if first.start == 0 or not _at_line_start(text, first.start):
+        return edits
+    start = first.start
+    if text.endswith(("\n", "\r")):
+        start = _back_over_blank_lines(text, start, floor)
+    else:
+        before = _break_before(text, start)
+        if before and floor <= start - len(before):
+            start = _back_over_blank_lines(text, start - len(before), floor, keep_break=False)
+    if start != first.start:
+        edits = [*edits[:j], first._replace(start=start, old=text[start:first.end]), *edits[j + 1:]]
+    return edits
 
 
 def _blank_line_before(text: str, pos: int) -> bool:

@@ -98,6 +98,10 @@ def test_whole_line_deletions_leave_no_blank_line_runs():
     assert lines_deleted("A\r\n\r\nc\r\n", "c") == "A\r\n"
     assert lines_deleted("A\r\rc", "c") == "A"
     assert lines_deleted("A\n\nc", "c") == "A"
+    # deletions one after another to the end: the text ends as it did, with no blank line left
+    assert lines_deleted("F\n\nAd\n\nClick\n\nGet", "Ad", "Click", "Get") == "F"
+    assert lines_deleted("F\n\nAd\n\nClick\n\nGet\n", "Ad", "Click", "Get") == "F\n"
+    assert lines_deleted("F\r\n\r\nAd\r\n\r\nGet", "Ad", "Get") == "F"
 
 
 def test_word_diffs_keep_numbers_and_markers_whole():
