@@ -6,6 +6,7 @@ Library modules never import click; this module is the only one that does.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import sys
 
@@ -276,10 +277,78 @@ def batch(folder, concurrency, requests_per_second, tokens_per_minute, offline, 
         raise SystemExit(1)
 
 
+def _accept_statuses(ctx, param, value):
+    from .review import ACCEPTABLE
+
+    if value is None:
+        return None
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    wrong = [n for n in names if n not in ("all", *ACCEPTABLE)]
+    if wrong or not names:
+        raise click.BadParameter(f"{', '.join(wrong) or value!r} is not one of: all, {', '.join(ACCEPTABLE)}")
+    return ",".join(names)
+
+
+@cli.command(name="eval")
+@click.argument("gold_dir", type=click.Path(exists=True, file_okay=False))
+@click.argument("articles", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+@click.option("--model", "models", multiple=True, metavar="NAME",
+              help="Model to measure; repeat to compare models [default: REWRITER_MODEL or mistral-small-latest].")
+@click.option("--base-url", default=None, metavar="URL", help="Chat API base URL [env MISTRAL_BASE_URL].")
+@click.option("--api-key-env", default=None, metavar="NAME", help="Environment variable holding the API key.")
+@click.option("--temperature", type=float, default=0.0, show_default=True, help="Sampling temperature, 0 to 1.")
+@click.option("--timeout", type=click.FloatRange(0, min_open=True), default=120.0, show_default=True,
+              help="Seconds to wait for one reply.")
+@click.option("--max-tokens", type=click.IntRange(256), default=8192, show_default=True,
+              help="Longest reply the model may write.")
+@click.option("--price-in", type=click.FloatRange(0), default=0.0, show_default=True,
+              help="Price of a million prompt tokens, for the cost estimate (no built-in price table).")
+@click.option("--price-out", type=click.FloatRange(0), default=0.0, show_default=True,
+              help="Price of a million completion tokens.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="A table, or JSON described by schemas/eval.json.")
+@click.option("--out", "out_root", default="out/eval", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for the runs: OUT/<model>/<stem>/.")
+@click.option("--sources", "sources_dir", default=None, type=click.Path(exists=True, file_okay=False),
+              help="Local library of sources to cite.")
+@click.option("--fetch", is_flag=True, help="Download cited URLs to check quotes against them.")
+@research_options
+@cache_options
+@friendly_errors
+def eval_command(gold_dir, articles, models, price_in, price_out, fmt, out_root, sources_dir, fetch, **options):
+    """Measure models on annotated articles: run each through the pipeline, score it against GOLD_DIR.
+
+    \b
+    GOLD_DIR holds one <stem>.json per article (schemas/gold.json): the findings
+    expected, dubious words with the correct fact, true claims that must not be
+    flagged. ARTICLES default to articles/<file> for each gold file. Prints one
+    row per model: detection recall and precision, dubious claims found, true
+    claims wrongly flagged, proposals by status, verified share, requests,
+    tokens, cost. Example: rewriter eval eval/gold --model mistral-small-latest
+    --model mistral-large-latest --price-in 0.1 --price-out 0.3
+    """
+    from pathlib import Path
+
+    from .console import out, status
+    from .evaluate import evaluate, table
+    from .outdirs import check_writable
+
+    settings = settings_from(options)
+    if not settings.model_enabled:
+        status(offline_hint(settings))
+    run_options = run_options_from(out_root, sources_dir, fetch, "utf-8")
+    check_writable(run_options.out_root)
+    result = evaluate(Path(gold_dir), [Path(a) for a in articles], settings, list(models) or [settings.model],
+                      out_root=Path(out_root), run_options=run_options, price_in=price_in, price_out=price_out,
+                      on_article=lambda model, article: status(f"{model}: {article}"))
+    out(json.dumps(result, ensure_ascii=False, indent=2) if fmt == "json" else table(result))
+
+
 @cli.command()
 @click.argument("out_dir", metavar="OUT/STEM", type=click.Path(exists=True, file_okay=False))
-@click.option("--accept", type=click.Choice(["verified", "all"]), default=None,
-              help="Accept without asking: the verified changes, or all of them.")
+@click.option("--accept", default=None, metavar="STATUS[,STATUS...]|all", callback=_accept_statuses,
+              help="Accept without asking the changes of these statuses (verified, copyedit, cleanup, "
+                   "needs_review; e.g. verified,copyedit,cleanup), or all of them.")
 @click.option("--reject", type=click.Choice(["all"]), default=None,
               help="Reject without asking every change not accepted (with --accept: all the rest).")
 @click.option("--redo", is_flag=True, help="Ask again about changes already decided.")

@@ -198,19 +198,23 @@ class LLMClient:
     # -- validation: the re-ask loop -------------------------------------------------
 
     def ask(self, task: str, messages: list[dict], schema: dict, *,
-            check: Callable[[Any], list[str]] | None = None, max_attempts: int = 3) -> Reply:
+            check: Callable[[Any], list[str]] | None = None, max_attempts: int = 3,
+            accept: dict | None = None) -> Reply:
         """Ask for JSON matching ``schema``; re-ask with what failed, at most ``max_attempts`` times.
 
         Each attempt sends a new message list: the original messages, the last
         reply and a note on exactly what was wrong with it. Only a reply that
-        passes the schema and ``check`` is returned and cached.
+        passes the schema and ``check`` is returned and cached. ``accept``, when
+        given, is the schema checked locally instead of ``schema`` (which is still
+        the one sent): a looser envelope whose items the caller judges one by one.
         """
         s = self.settings
         wire = wire_schema(schema)
         digest = schema_hash(schema)
         key = cache_key(base_url=redact_url(s.base_url), model=s.model, messages=messages, wire_schema=wire,
                         temperature=s.temperature, max_tokens=s.max_tokens)
-        hit = self._from_cache(key, task, schema, digest, check)
+        local = schema if accept is None else accept
+        hit = self._from_cache(key, task, local, digest, check)
         if hit is not None:
             return hit
 
@@ -236,7 +240,7 @@ class LLMClient:
                 raise LLMError(f"{task}: reply truncated at max_tokens={s.max_tokens} (finish_reason "
                                f"{finish!r}); raise --max-tokens or shorten the article",
                                raw=raw, attempts=attempt, calls=calls)
-            data, errors = _parse_and_check(raw, schema, check)
+            data, errors = _parse_and_check(raw, local, check)
             if not errors:
                 if self._cache is not None:
                     self._cache.put(key, data=data, raw=raw, usage=payload.get("usage") or {})

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .claims import ArticleContext
-from .models import (ARTIFACT, BOILERPLATE, DELETE, FAILED, NEEDS_HUMAN, NEEDS_REVIEW, REPLACE,
-                     Finding, Proposal, Source, change_id)
-from .resources import load_schema, render_prompt
+from .models import (ARTIFACT, BOILERPLATE, DELETE, FAILED, KEEP, LINE_BREAK, NEEDS_HUMAN, NEEDS_REVIEW, REPLACE,
+                     Finding, LineIndex, Proposal, Source, change_id)
+from .resources import errors_against, load_schema, render_prompt
 
 TASK = "corrections"
 SNIPPETS_PER_FINDING = 4    # within evidence.EVIDENCE_TOKENS per finding unless build_messages is told otherwise
@@ -27,12 +28,26 @@ class CorrectionsResult:
 
 def _finding_line(finding: Finding, snippet_ids: list[str]) -> str:
     item: dict[str, Any] = {"id": finding.id, "kind": finding.kind, "subtype": finding.subtype,
-                            "line": finding.line, "text": finding.text, "note": finding.message}
-    if finding.payload:
-        item["details"] = finding.payload
+                            "line": finding.line, "column": finding.column, "text": finding.text,
+                            "note": finding.message}
+    # Nothing said twice: a payload entry that repeats the note or the text is left out.
+    details = {k: v for k, v in (finding.payload or {}).items() if v not in (finding.message, finding.text)}
+    if details:
+        item["details"] = details
     if snippet_ids:
         item["evidence"] = snippet_ids
     return json.dumps(item, ensure_ascii=False)
+
+
+def numbered_lines(text: str, chunk: tuple[int, int]) -> str:
+    """``text[chunk]`` with each line prefixed by its number in the article ("12| ..."), so that a
+    finding's line and column tell identical markers (nine ``[1]``) apart."""
+    first = LineIndex(text[:chunk[0] + 1]).line_col(chunk[0])[0] if chunk[0] else 1
+    body = text[chunk[0]:chunk[1]]
+    pieces = LINE_BREAK.split(body)
+    if pieces and not pieces[-1]:
+        pieces.pop()
+    return "\n".join(f"{first + n}| {line}" for n, line in enumerate(pieces))
 
 
 def build_messages(text: str, chunk: tuple[int, int], findings: list[Finding], ctx: ArticleContext,
@@ -63,43 +78,115 @@ def build_messages(text: str, chunk: tuple[int, int], findings: list[Finding], c
         body = f"{row} (columns: {header})" if header else row
         evidence_lines.append(f"[{snippet.id}] ({evidence.origin(snippet.document_id)}) {body}")
     prompt = render_prompt(
-        TASK, article=text[chunk[0]:chunk[1]], findings="\n".join(lines),
+        TASK, article=numbered_lines(text, chunk), findings="\n".join(lines),
         evidence="\n".join(evidence_lines) or "(none)", **ctx.prompt_variables())
     return [{"role": "user", "content": prompt}], offered
 
 
-def _checker(findings: list[Finding]):
-    """Checks that make a reply unusable, so worth a re-ask. An evidence id that was never offered
-    is not one of them: verification marks that source ``not_found`` and says why, and the rest of
-    the reply is kept (a model that invents ids would invent them again)."""
-    by_id = {f.id: f for f in findings}
+# ---------------------------------------------------------------- judging a reply item by item
 
-    def check(data: dict[str, Any]) -> list[str]:
-        problems = []
-        seen: set[str] = set()
-        for i, p in enumerate(data["proposals"]):
-            fid = p["finding_id"]
-            if fid not in by_id:
-                problems.append(f"proposals[{i}].finding_id {fid!r} is not one of the listed finding ids "
-                                f"({', '.join(by_id)}).")
-                continue
-            if fid in seen:
-                problems.append(f"proposals[{i}]: finding {fid} has more than one proposal; send exactly one.")
-            seen.add(fid)
-            if p["action"] == REPLACE and (not p["replacement"] or p["replacement"] == by_id[fid].text):
-                problems.append(f"proposals[{i}]: action replace needs a replacement different from the "
-                                f"original text {by_id[fid].text!r}; use keep if it is right as it is.")
-            if p["action"] != REPLACE and p["replacement"]:
-                problems.append(f"proposals[{i}]: replacement must be empty for action {p['action']}.")
-            for j, s in enumerate(p["sources"]):
-                if not s["evidence_id"] and not s["url"]:
-                    problems.append(f"proposals[{i}].sources[{j}] needs an evidence_id or a url.")
-        missing = [f for f in by_id if f not in seen]
-        if missing:
-            problems.append(f"no proposal for finding id(s) {', '.join(missing)}; send one for each.")
+# What the client checks before handing the reply over: an object with a list of proposals. Each
+# item is then normalised and judged on its own (:func:`judge`), so one bad item costs only itself.
+ENVELOPE = {"type": "object", "required": ["proposals"],
+            "properties": {"proposals": {"type": "array", "items": {"type": "object"}}}}
+MAX_ROUNDS = 3      # asks in all for one chunk, re-asks included
+_SOURCE_TEXT = ("evidence_id", "url", "title", "publisher", "date")
+_NUMBER = re.compile(r"\s*[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)\s*")
+
+
+def normalised(item: Any) -> Any:
+    """What is unambiguous in an item, made right before it is judged: a number sent as a string
+    ("0.9", "0,9"), an action in capitals or with spaces, a replacement given with an action other
+    than replace (blanked), a source's missing text fields (empty). Anything else is left to judge."""
+    if not isinstance(item, dict):
+        return item
+    item = dict(item)
+    confidence = item.get("confidence")
+    if isinstance(confidence, str) and _NUMBER.fullmatch(confidence):
+        item["confidence"] = float(confidence.strip().replace(",", "."))
+    elif isinstance(confidence, int) and not isinstance(confidence, bool):
+        item["confidence"] = float(confidence)
+    if isinstance(item.get("action"), str):
+        item["action"] = item["action"].strip().lower()
+    if item.get("action") in (DELETE, KEEP, NEEDS_HUMAN) and isinstance(item.get("replacement"), str):
+        item["replacement"] = ""
+    if item.get("action") in (DELETE, KEEP, NEEDS_HUMAN) and item.get("replacement") is None:
+        item["replacement"] = ""
+    if isinstance(item.get("sources"), list):
+        item["sources"] = [{**{k: "" for k in _SOURCE_TEXT}, **s} if isinstance(s, dict) else s
+                           for s in item["sources"]]
+    return item
+
+
+def _item_problems(item: Any, finding: Finding | None, i: int, listed: str) -> list[str]:
+    schema = load_schema(TASK)["properties"]["proposals"]["items"]
+    problems = [f"proposals[{i}] {e}" for e in errors_against(item, schema, limit=5)]
+    if problems:
         return problems
+    if finding is None:
+        return [f"proposals[{i}].finding_id {item['finding_id']!r} is not one of the listed finding ids ({listed})."]
+    if item["action"] == REPLACE and (not item["replacement"] or item["replacement"] == finding.text):
+        problems.append(f"proposals[{i}]: action replace needs a replacement different from the "
+                        f"original text {finding.text!r}; use keep if it is right as it is.")
+    for j, s in enumerate(item["sources"]):
+        if not s["evidence_id"] and not s["url"]:
+            problems.append(f"proposals[{i}].sources[{j}] needs an evidence_id or a url.")
+    return problems
 
-    return check
+
+@dataclass
+class Judged:
+    """A reply judged item by item: the usable items per finding id, the unusable ones and why."""
+    good: dict[str, dict[str, Any]] = field(default_factory=dict)
+    bad: list[tuple[Any, list[str]]] = field(default_factory=list)     # (item, problems)
+    missing: list[str] = field(default_factory=list)                   # finding ids with no item at all
+
+    def problems(self) -> list[str]:
+        found = [p for _item, problems in self.bad for p in problems]
+        if self.missing:
+            found.append(f"no proposal for finding id(s) {', '.join(self.missing)}; send one for each.")
+        return found
+
+
+def judge(data: dict[str, Any], findings: list[Finding]) -> Judged:
+    """Normalise and check each proposal of ``data`` on its own; the first usable one per finding wins."""
+    by_id = {f.id: f for f in findings}
+    listed = ", ".join(by_id)
+    judged = Judged()
+    for i, raw in enumerate(data["proposals"]):
+        item = normalised(raw)
+        fid = item.get("finding_id") if isinstance(item, dict) else None
+        problems = _item_problems(item, by_id.get(fid) if isinstance(fid, str) else None, i, listed)
+        if problems:
+            judged.bad.append((raw, problems))
+        elif str(fid) not in judged.good:
+            judged.good[str(fid)] = item
+    answered = set(judged.good) | {item.get("finding_id") for item, _ in judged.bad if isinstance(item, dict)}
+    judged.missing = [f for f in by_id if f not in answered]
+    return judged
+
+
+def _checker(findings: list[Finding]):
+    """Every problem of a reply, item by item (what a re-ask would say). An evidence id that was never
+    offered is not one of them: verification marks that source ``not_found`` and says why, and the
+    rest of the reply is kept (a model that invents ids would invent them again)."""
+    return lambda data: judge(data, findings).problems()
+
+
+def _reask(messages: list[dict], judged: Judged, pending: list[Finding]) -> list[dict]:
+    """The messages of a re-ask: the request for the findings still without a usable proposal, the
+    items given for them (numbered afresh, so the problems point at them), and what was wrong."""
+    wanted = {f.id for f in pending}
+    given = [item for item, _ in judged.bad
+             if not isinstance(item, dict) or item.get("finding_id") in wanted
+             or item.get("finding_id") not in judged.good]
+    listed = "\n".join(f"- {p}" for p in judge({"proposals": given}, pending).problems())
+    return [*messages,
+            {"role": "assistant", "content": json.dumps({"proposals": given}, ensure_ascii=False)},
+            {"role": "user", "content": (
+                "These proposals of your previous reply cannot be used (the others were kept):\n"
+                f"{listed}\nSend the JSON object again with one proposal for each finding listed above, "
+                "and only those, with these problems fixed.")}]
 
 
 def _proposal(data: dict[str, Any]) -> Proposal:
@@ -114,24 +201,72 @@ def _proposal(data: dict[str, Any]) -> Proposal:
 def propose(llm, text: str, chunk: tuple[int, int], findings: list[Finding], ctx: ArticleContext,
             evidence=None, *, evidence_tokens: int | None = None,
             terms: Mapping[str, Sequence[str]] | None = None) -> CorrectionsResult:
-    """Ask for one proposal per finding of ``text[chunk]``; on failure every one is marked failed."""
+    """Ask for one proposal per finding of ``text[chunk]``, keeping every usable one.
+
+    A reply is judged item by item: the usable proposals are kept, and a re-ask (a new request
+    listing only the findings still without one, with the items given for them and what was wrong)
+    is sent for the rest, :data:`MAX_ROUNDS` asks in all (none that would repeat the last one).
+    A finding still without a usable proposal gets what the offline rules say (chrome and artifacts
+    deleted, for review), else a ``failed`` proposal with the reason.
+    """
     from .errors import LLMError
 
     if not findings:
         return CorrectionsResult()
-    messages, offered = build_messages(text, chunk, findings, ctx, evidence, evidence_tokens=evidence_tokens,
-                                       terms=terms)
-    try:
-        reply = llm.ask(TASK, messages, load_schema(TASK), check=_checker(findings))
-    except LLMError as exc:
-        if getattr(exc, "fatal", False):
-            raise  # key rejected, model missing, server down: no later request can do better
-        reason = str(exc)
-        return CorrectionsResult(calls=exc.calls, error=reason, offered=offered,
-                                 proposals=[failed_proposal(f, reason) for f in findings])
-    order = {f.id: i for i, f in enumerate(findings)}
-    proposals = sorted((_proposal(p) for p in reply.data["proposals"]), key=lambda p: order[p.finding_id])
-    return CorrectionsResult(proposals=proposals, calls=reply.calls, offered=offered)
+    result = CorrectionsResult()
+    kept: dict[str, dict[str, Any]] = {}
+    pending = list(findings)
+    reasons: dict[str, str] = {}
+    rounds = 0
+    judged: Judged | None = None
+    last: list[dict] = []
+    while pending and rounds < MAX_ROUNDS:
+        messages, offered = build_messages(text, chunk, pending, ctx, evidence, evidence_tokens=evidence_tokens,
+                                           terms=terms)
+        for fid, ids in offered.items():
+            result.offered.setdefault(fid, ids)
+        if judged is not None:
+            messages = _reask(messages, judged, pending)
+            if messages == last:
+                break       # the same answer given again: the same re-ask would get it a third time
+        last = messages
+        try:
+            reply = llm.ask(TASK, messages, load_schema(TASK), accept=ENVELOPE, max_attempts=MAX_ROUNDS - rounds)
+        except LLMError as exc:
+            if getattr(exc, "fatal", False):
+                raise  # key rejected, model missing, server down: no later request can do better
+            result.calls += exc.calls
+            result.error = str(exc)
+            reasons.update({f.id: str(exc) for f in pending})
+            break
+        result.calls += reply.calls
+        rounds += max(reply.attempts, 1)
+        judged = judge(reply.data, pending)
+        kept.update(judged.good)
+        pending = [f for f in pending if f.id not in kept]
+        problems = judged.problems()
+        for f in pending:
+            mine = [p for item, ps in judged.bad if isinstance(item, dict) and item.get("finding_id") == f.id
+                    for p in ps] or [p for p in problems if f.id in p] or problems
+            reasons[f.id] = f"corrections: no usable proposal after {rounds} ask(s): " + " ".join(mine[:3])
+    for f in findings:
+        if f.id in kept:
+            result.proposals.append(_proposal(kept[f.id]))
+        else:
+            result.proposals.append(fallback_proposal(f, reasons.get(f.id, "corrections: no proposal")))
+    if pending and result.error is None:
+        result.error = (f"corrections: {len(pending)} of {len(findings)} finding(s) got no usable proposal "
+                        f"after {rounds} ask(s); offline rules or failed for those")
+    return result
+
+
+def fallback_proposal(finding: Finding, reason: str) -> Proposal:
+    """For a finding the model gave nothing usable for: the offline rule's deletion of chrome and
+    artifacts (for review, with the model's failure noted), else a failed proposal."""
+    rule = offline_proposals([finding])[0]
+    if rule.action == DELETE:
+        return replace(rule, error=reason)
+    return failed_proposal(finding, reason)
 
 
 def failed_proposal(finding: Finding, reason: str) -> Proposal:

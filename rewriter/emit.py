@@ -22,8 +22,10 @@ from typing import NamedTuple
 from .loader import Article, atomic_write, atomic_write_text
 from .models import DELETE, FAILED, KEEP, LINE_BREAK, NEEDS_HUMAN, Finding, Proposal
 
-# Words, runs of whitespace, or single punctuation marks: what a word diff compares.
-_TOKEN = re.compile(r"\w+|\s+|[^\w\s]")
+# What a word diff compares: a citation marker ([1], [^2]) or a number with its separators (1,7,
+# 1 700, 12.9) whole, so a diff never cuts one at a digit ("1[-,7 trillion-]{+ 700 milliards+}");
+# then words, runs of whitespace, single punctuation marks.
+_TOKEN = re.compile(r"\[\^?\d+\]|\d+(?:[.,\u00a0\u202f ]\d+)*(?![\w])|\w+|\s+|[^\w\s]")
 
 # Names the output folder of a run uses for its own files (``decisions.json`` is written by review,
 # ``report.json`` by the pipeline, ``evidence/`` with --fetch); compared without case, for
@@ -154,22 +156,101 @@ def plan_edits(findings: dict[str, Finding], proposals: list[Proposal],
 def _take_line_breaks(text: str, edits: list[Edit], deletes: set[str]) -> list[Edit]:
     """Widen each deletion of whole lines over the line break after it (before it, at the end).
 
-    Only a break no other edit touches is taken, so the edits never overlap.
+    So that deleted debris leaves no blank-line run behind: when the text kept before a deleted
+    line ends with a blank line (or is nothing), the blank lines after it go too; a deletion that
+    ends the file takes the blank lines before it, and the file keeps its final newline, or its
+    lack of one. Only text no other edit touches is taken, so the edits never overlap.
     """
     out = list(edits)
+    blank_kept: dict[int, bool] = {}      # end of a whole-line deletion -> the kept text before it ends blank
     for i, e in enumerate(out):
         whole = (e.change_id in deletes and e.end > e.start and _at_line_start(text, e.start)
                  and (e.end == len(text) or text[e.end] in "\r\n") and not e.old.endswith(("\n", "\r")))
         if not whole:
             continue
-        after = _break_at(text, e.end)
-        if after and (i + 1 == len(out) or out[i + 1].start >= e.end + len(after)):
-            out[i] = e._replace(end=e.end + len(after), old=e.old + after)
-        elif e.end == len(text) and e.start > 0:
-            before = _break_before(text, e.start)
-            if before and (i == 0 or out[i - 1].end <= e.start - len(before)):
-                out[i] = e._replace(start=e.start - len(before), old=before + e.old)
-    return out
+        floor = out[i - 1].end if i else 0
+        ceiling = out[i + 1].start if i + 1 < len(out) else len(text)
+        blank = blank_kept[e.start] if e.start in blank_kept else (e.start == 0 or _blank_line_before(text, e.start))
+        start, end = e.start, e.end
+        after = _break_at(text, end)
+        if after and end + len(after) <= ceiling:
+            end += len(after)
+            if blank:
+                end = _past_blank_lines(text, end, ceiling)
+            if end == len(text):
+                start = _back_over_blank_lines(text, start, floor)
+        elif end == len(text) and start > 0:
+            before = _break_before(text, start)
+            if before and floor <= start - len(before):
+                start = _back_over_blank_lines(text, start - len(before), floor, keep_break=False)
+        if (start, end) != (e.start, e.end):
+            out[i] = e._replace(start=start, end=end, old=text[start:end])
+        blank_kept[end] = blank
+    return _trim_the_end(text, out, deletes)
+
+
+def _trim_the_end(text: str, edits: list[Edit], deletes: set[str]) -> list[Edit]:
+    """When deletions run without a gap to the end of the text, the blank lines before the first of
+    them go too, and the last line kept ends as the text did: with its break or without one."""
+    j = len(edits) - 1
+    if j < 0 or edits[j].end != len(text) or edits[j].change_id not in deletes or edits[j].new:
+        return edits
+    while j > 0 and edits[j - 1].end == edits[j].start and edits[j - 1].change_id in deletes and not edits[j - 1].new:
+        j -= 1
+    first, floor = edits[j], (edits[j - 1].end if j else 0)
+    if first.start == 0 or not _at_line_start(text, first.start):
+        return edits
+    start = first.start
+    if text.endswith(("\n", "\r")):
+        start = _back_over_blank_lines(text, start, floor)
+    else:
+        before = _break_before(text, start)
+        if before and floor <= start - len(before):
+            start = _back_over_blank_lines(text, start - len(before), floor, keep_break=False)
+    if start != first.start:
+        edits = [*edits[:j], first._replace(start=start, old=text[start:first.end]), *edits[j + 1:]]
+    return edits
+
+
+def _blank_line_before(text: str, pos: int) -> bool:
+    """Whether the line ending just before ``pos`` (a line start) holds nothing but spaces."""
+    eol = _break_before(text, pos)
+    if not eol:
+        return pos == 0
+    line_end = pos - len(eol)
+    line_start = max(text.rfind("\n", 0, line_end), text.rfind("\r", 0, line_end)) + 1
+    return not text[line_start:line_end].strip(" \t")
+
+
+def _past_blank_lines(text: str, pos: int, ceiling: int) -> int:
+    """``pos`` moved past the blank lines (spaces only, with their break) starting there, up to ``ceiling``."""
+    while True:
+        blank = re.compile(r"[ \t]*(\r\n|\r|\n)").match(text, pos)
+        if not blank or blank.end() > ceiling:
+            return pos
+        pos = blank.end()
+
+
+def _back_over_blank_lines(text: str, pos: int, floor: int, keep_break: bool = True) -> int:
+    """``pos`` (a line start, or with ``keep_break`` False the break ending a line) moved back over
+    the blank lines before it, down to ``floor``; with ``keep_break`` the break ending the last
+    line kept stays, without it that break goes too (the text ends without a final newline)."""
+    while True:
+        line_end = pos if not keep_break else pos - len(_break_before(text, pos))
+        if keep_break and line_end == pos:
+            return pos
+        line_start = max(text.rfind("\n", 0, line_end), text.rfind("\r", 0, line_end)) + 1
+        if text[line_start:line_end].strip(" \t") or line_start == 0:
+            return pos
+        if keep_break:
+            if line_start < floor:
+                return pos
+            pos = line_start
+        else:
+            back = line_start - len(_break_before(text, line_start))
+            if back < floor or back == line_start:
+                return pos
+            pos = back
 
 
 def text_edits(findings: dict[str, Finding], proposals: list[Proposal],

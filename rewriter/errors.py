@@ -41,3 +41,7 @@ class Interrupted(RewriterError):
 
 class SearchError(RewriterError):
     """A search provider could not answer (unreachable, refused, or not the documented shape)."""
+
+
+class GoldError(RewriterError):
+    """A gold file of `rewriter eval` is missing, unreadable or does not match schemas/gold.json."""

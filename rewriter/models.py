@@ -143,9 +143,12 @@ class Source:
 
 # Proposal actions, as the model states them.
 REPLACE, DELETE, KEEP, NEEDS_HUMAN = "replace", "delete", "keep", "needs_human"
-# Proposal statuses, after verification.
+# Proposal statuses, after verification. ``copyedit`` (a typo, spacing, accent or grammar fix that
+# adds no number, name or date) and ``cleanup`` (deleting chrome or an artifact a detector found)
+# are lanes checked by rule, with no source needed, so an editor can accept each in one go.
 VERIFIED, NEEDS_REVIEW, FAILED = "verified", "needs_review", "failed"
-STATUSES = (VERIFIED, NEEDS_REVIEW, NEEDS_HUMAN, KEEP, FAILED)
+COPYEDIT, CLEANUP = "copyedit", "cleanup"
+STATUSES = (VERIFIED, COPYEDIT, CLEANUP, NEEDS_REVIEW, NEEDS_HUMAN, KEEP, FAILED)
 
 
 @dataclass
@@ -161,6 +164,8 @@ class Proposal:
     status: str = NEEDS_REVIEW
     status_reason: str = ""
     error: str | None = None
+    # The change id of a verified correction of the same text elsewhere in the article.
+    linked_to: str | None = None
 
     @property
     def changes_text(self) -> bool:

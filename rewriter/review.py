@@ -17,13 +17,15 @@ from typing import Any, Callable
 from .emit import context_diff, word_diff
 from .errors import InputError, OutputError, RewriterError
 from .loader import atomic_write_text, sha256_bytes
-from .models import DELETE, FAILED, KEEP, VERIFIED, Proposal
+from .models import CLEANUP, COPYEDIT, DELETE, FAILED, KEEP, NEEDS_REVIEW, VERIFIED, Proposal
 from .record import Run, find_article, load_report, read_json_record
 from .resources import schema_errors
 
 read_run = load_report   # the name review and apply have always used
 DECISIONS = "decisions.json"
 ACCEPT, REJECT = "accept", "reject"
+# Statuses `--accept` can take in one go (with "all").
+ACCEPTABLE = (VERIFIED, COPYEDIT, CLEANUP, NEEDS_REVIEW)
 PROMPT = "Accept this change [y,n,e,s,q,?]?"
 CHOICES = ["y", "n", "e", "s", "q", "?"]
 HELP = """y - accept this change
@@ -271,18 +273,20 @@ def review_interactive(out_dir: Path, ask: Callable[[str, list[str]], str],
 
 
 def review_bulk(out_dir: Path, accept: str | None, reject_all: bool, *, redo: bool = False) -> Decisions:
-    """Decide without asking: ``accept`` "verified" or "all", and/or reject all the rest.
+    """Decide without asking: ``accept`` "all" or statuses separated by commas ("verified",
+    "verified,copyedit,cleanup"), and/or reject all the rest.
 
     Changes already decided keep their decision unless ``redo``.
     """
-    if accept not in (None, "verified", "all"):
-        raise ValueError(f"accept must be 'verified' or 'all', not {accept!r}")
+    lanes = set(accept.split(",")) if accept else set()
+    if lanes - {"all", *ACCEPTABLE}:
+        raise ValueError(f"accept takes 'all' or statuses among {', '.join(ACCEPTABLE)}, not {accept!r}")
     run = read_run(out_dir)
     decisions = Decisions.load(out_dir, run)
     for p in run.reviewable:
         if not redo and decisions.state(p.id):
             continue
-        if accept == "all" or (accept == "verified" and p.status == VERIFIED):
+        if "all" in lanes or p.status in lanes:
             decisions.record(p.id, ACCEPT, save=False)
         elif reject_all:
             decisions.record(p.id, REJECT, save=False)

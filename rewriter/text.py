@@ -7,9 +7,18 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-# A sentence ends at . ! ? … (optionally followed by closing quotes/brackets) then whitespace,
-# or at a line break: headings and list items are sentences of their own.
-_SENTENCE_END = re.compile(r"""(?<=[.!?…])["»”’)\]]*[ \t]+(?=[^\s])|[\r\n]+""")
+# A sentence ends at . ! ? … followed by whitespace, outside brackets, and not after an abbreviation
+# or an initial; closing quotes and brackets after the mark, and citation markers after those
+# ("etc.) [1]."), stay with it. A line break always ends a sentence: headings, list items and table
+# rows are sentences of their own, and a table row is never cut.
+_LINE = re.compile(r"[^\r\n]+")
+_MARKS = re.compile(r"[.!?…]+|[(\[{]|[)\]}]")
+_CLOSING = re.compile(r"""(?:["»”’)\]]|[ \u00a0\u202f][»”])*(?:[ \u00a0\u202f]*\[\^?\d+\](?:[,;]?\s*\[\^?\d+\])*[.!?…]*)?""")
+_WORD_BEFORE = re.compile(r"[^\W\d_]+$")
+# Words that end in a full stop without ending a sentence (compared lowercase, without the stop);
+# a single letter (an initial: "M.", "J. Dupont", "É.-U.", "p. ex.") never ends one either.
+ABBREVIATIONS = frozenset("""mme mmes mlle mlles mm dr drs pr me st ste inc ltd co corp cie etc cf ex vs av apr env
+    vol éd ed jr sr mr mrs ms prof gén gen art chap fig réf ref approx dept""".split())
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 _FR = frozenset("le la les des une est et dans pour que qui sur avec par du au aux ses son cette pas plus".split())
@@ -29,12 +38,38 @@ class Sentence:
 def sentences(text: str, offset: int = 0, first_number: int = 1) -> list[Sentence]:
     """Split ``text`` into sentences with exact spans (``text[start-offset:end-offset] == s.text``)."""
     result: list[Sentence] = []
-    pos = 0
-    for match in _SENTENCE_END.finditer(text):
-        _append(result, text, pos, match.start(), offset, first_number)
-        pos = match.end()
-    _append(result, text, pos, len(text), offset, first_number)
+    for line in _LINE.finditer(text):
+        pos = line.start()
+        if not line.group().lstrip().startswith("|"):          # a table row stays whole
+            for end in _sentence_ends(text, line.start(), line.end()):
+                _append(result, text, pos, end, offset, first_number)
+                pos = end
+        _append(result, text, pos, line.end(), offset, first_number)
     return result
+
+
+def _sentence_ends(text: str, start: int, end: int):
+    """Offsets in ``text[start:end]`` (one line) where a sentence ends, its closing marks included."""
+    depth = 0
+    for mark in _MARKS.finditer(text, start, end):
+        c = mark.group()
+        if c in "([{":
+            depth += 1
+            continue
+        if c in ")]}":
+            depth = max(0, depth - 1)
+            continue
+        if depth or (c == "." and _abbreviation(text, start, mark.start())):
+            continue
+        closing = _CLOSING.match(text, mark.end(), end)      # may be empty, never None
+        stop = closing.end() if closing else mark.end()
+        if stop < end and text[stop].isspace():
+            yield stop
+
+
+def _abbreviation(text: str, line_start: int, dot: int) -> bool:
+    word = _WORD_BEFORE.search(text, max(line_start, dot - 16), dot)    # no abbreviation is longer
+    return word is not None and (len(word.group()) == 1 or word.group().lower() in ABBREVIATIONS)
 
 
 def _append(result: list[Sentence], text: str, start: int, end: int, offset: int, first: int) -> None:
@@ -85,14 +120,21 @@ def chunks(text: str, max_words: int) -> list[tuple[int, int]]:
 _MONTHS = ("janvier|février|fevrier|mars|avril|mai|juin|juillet|août|aout|septembre|octobre|novembre|décembre|decembre|"
            "january|february|march|april|may|june|july|august|september|october|november|december")
 _DATE_LINE = re.compile(
-    rf"^\s*(?:publi[ée]+\s+le|published(?:\s+on)?|mis à jour le|updated(?:\s+on)?|date\s*:)\s*"
+    rf"(?<!\w)(?:publi[ée]+\s+le|published(?:\s+on)?|mis à jour le|updated(?:\s+on)?|date\s*:)\s*"
     rf"(\d{{1,2}}(?:er)?\s+(?:{_MONTHS})\s+\d{{4}}|(?:{_MONTHS})\s+\d{{1,2}},?\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}}|\d{{1,2}}/\d{{1,2}}/\d{{4}})",
-    re.IGNORECASE | re.MULTILINE)
+    re.IGNORECASE)
+DATE_LINES = 12   # the article's own date is looked for in its first lines
 
 
 def stated_date(text: str) -> str | None:
-    """The publication date the article states about itself ("Publié le 3 mars 2024"), if any."""
-    match = _DATE_LINE.search(text[:5000])
+    """The publication date the article states about itself, in its first :data:`DATE_LINES` lines,
+    wherever it stands on the line ("Publié le 3 mars 2024", "Par Jean Dupont, publié le 12 mars
+    2025"); any line break counts (LF, CRLF, a lone CR)."""
+    head = text[:5000]
+    breaks = [m.end() for m in re.finditer(r"\r\n|\r|\n", head)]
+    if len(breaks) >= DATE_LINES:
+        head = head[:breaks[DATE_LINES - 1]]
+    match = _DATE_LINE.search(head)
     return match.group(1) if match else None
 
 

@@ -9,21 +9,27 @@ except a deletion of anything but boilerplate or an artifact, which is ``failed`
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections import Counter
 import unicodedata
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 
 from .evidence import (Document, Evidence, document_id, finding_context, fold, is_http_url, is_table_row, lexicon,
                        tokens, url_key)
-from .models import (DELETABLE_KINDS, DELETE, FAILED, KEEP, NEEDS_HUMAN, NEEDS_REVIEW, REPLACE,
-                     VERIFIED, Finding, Proposal, Source)
+from .models import (CLAIM, CLEANUP, COPYEDIT, DELETABLE_KINDS, DELETE, FAILED, KEEP, LINE_BREAK, NEEDS_HUMAN,
+                     NEEDS_REVIEW, REPLACE, VERIFIED, Finding, Proposal, Source)
 from .text import _MONTHS as MONTH_NAMES, language   # "janvier|février|fevrier|...|december", as stated_date reads them
 
 FUZZY_THRESHOLD = 90.0      # rapidfuzz partial_ratio, on normalised text
 MIN_QUOTE_CHARS = 20        # shorter quotes match too easily to prove anything
 MAX_GROWTH = 3              # a replacement over 3x its span ...
 MAX_GROWTH_CHARS = 200      # ... and over 200 characters needs review
+SHORT_SPAN = 40             # a span under 40 characters (a few words, a marker) is held tighter:
+MAX_SHORT_GROWTH_CHARS = 100  # over 3x and 100 characters needs review,
+MAX_CLAIM_GROWTH_CHARS = 60 # and over 60 for a claim, a few words of one sentence
+REPEAT_CHARS = 20           # a replacement holding this much of the text around its span pasted it over
 MIN_SHRINK_SPAN = 40        # a replacement of a span over 40 characters ...
 MIN_KEPT = 0.3              # ... that keeps under 30% of its length needs review
 SUBJECT_WINDOW = 300        # a quote must name the claim's subject within this many characters
@@ -442,9 +448,11 @@ def _edit_problems(proposal: Proposal, finding: Finding) -> list[str]:
     if replacement and replacement == finding.text:
         problems.append("the replacement is the same as the original text")
     span = len(finding.text)
-    if len(replacement) > MAX_GROWTH * span and len(replacement) > MAX_GROWTH_CHARS:
+    most = (MAX_GROWTH_CHARS if span >= SHORT_SPAN else
+            MAX_CLAIM_GROWTH_CHARS if finding.kind == CLAIM else MAX_SHORT_GROWTH_CHARS)
+    if len(replacement) > MAX_GROWTH * span and len(replacement) > most:
         problems.append(f"the replacement is {len(replacement)} characters for a span of {span} "
-                        f"(over {MAX_GROWTH}x and {MAX_GROWTH_CHARS} characters): check it was not rewritten wholesale")
+                        f"(over {MAX_GROWTH}x and {most} characters): check it was not rewritten wholesale")
     kept = len(replacement.strip())
     if finding.kind not in DELETABLE_KINDS and span > MIN_SHRINK_SPAN and kept < MIN_KEPT * span:
         problems.append(f"the replacement keeps {kept} characters of a span of {span} (under "
@@ -454,6 +462,55 @@ def _edit_problems(proposal: Proposal, finding: Finding) -> list[str]:
         problems.append(f"the span crosses {breaks} line break{'s' if breaks > 1 else ''}: "
                         "a change inside one sentence never does; check the lines around it by eye")
     return problems
+
+
+def _line_around(text: str, start: int, end: int) -> tuple[str, str]:
+    """The text before ``start`` and after ``end`` on their lines (300 characters at most each)."""
+    breaks_before = [m.end() for m in LINE_BREAK.finditer(text, max(0, start - SUBJECT_WINDOW), start)]
+    line_start = breaks_before[-1] if breaks_before else max(0, start - SUBJECT_WINDOW)
+    after = LINE_BREAK.search(text, end, min(len(text), end + SUBJECT_WINDOW))
+    return text[line_start:start], text[end:after.start() if after else min(len(text), end + SUBJECT_WINDOW)]
+
+
+def _boundary(a: str, b: str) -> bool:
+    """Whether a cut between ``a`` and ``b`` falls between words (not inside one)."""
+    return not (a and b and a[-1].isalnum() and b[0].isalnum())
+
+
+def fit_to_span(replacement: str, finding: Finding, text: str) -> tuple[str, list[str], list[str]]:
+    """The context guard: ``replacement`` made to fit its span, what was trimmed, and what is left wrong.
+
+    A model that pastes a whole sentence or row over a date repeats the words around the span
+    ("Le Le 11 décembre 2023, …"). An exact overlap with the text just before the span (a prefix of
+    the replacement) or just after it (a suffix) is trimmed, whole words only; a replacement that
+    still holds :data:`REPEAT_CHARS` characters of the text around the span is a problem.
+    """
+    before, after = _line_around(text, finding.start, finding.end)
+    new, trimmed = replacement, []
+    for k in range(min(len(before), len(new) - 1), 0, -1):
+        head = new[:k]
+        if (before.endswith(head) and head.strip() and _boundary(before[:-k], head) and _boundary(head, new[k:])
+                and not finding.text.startswith(head) and new[k:].strip()):
+            trimmed.append(f"trimmed {head!r}, repeated from the text before the span")
+            new = new[k:]
+            break
+    for k in range(min(len(after), len(new) - 1), 0, -1):
+        tail = new[-k:]
+        if (after.startswith(tail) and tail.strip() and _boundary(new[:-k], tail) and _boundary(tail, after[k:])
+                and not finding.text.endswith(tail) and new[:-k].strip()):
+            trimmed.append(f"trimmed {tail!r}, repeated from the text after the span")
+            new = new[:-k]
+            break
+    if trimmed and new != new.strip() and finding.text == finding.text.strip():
+        new = new.strip()
+    problems = []
+    for where, around in (("before", before), ("after", after)):
+        match = difflib.SequenceMatcher(None, new, around, autojunk=False).find_longest_match(0, len(new), 0, len(around))
+        piece = new[match.a:match.a + match.size]
+        if match.size >= REPEAT_CHARS and " " in piece.strip() and piece not in finding.text:
+            problems.append(f"the replacement repeats {match.size} characters of the text {where} the span "
+                            f"({piece.strip()!r}): a whole sentence or row may have been pasted over the span")
+    return new, trimmed, problems
 
 
 def _grounding(proposal: Proposal, finding: Finding, article_text: str,
@@ -519,7 +576,7 @@ def verify(article_text: str, findings: dict[str, Finding], proposals: list[Prop
         if proposal.action == DELETE:
             proposal.replacement = ""   # a deletion carries no text
         result.append(_judged(proposal, findings, article_text, evidence, seen))
-    return result
+    return link_same_corrections(findings, result)
 
 
 def _failed(proposal: Proposal, reason: str) -> Proposal:
@@ -547,8 +604,99 @@ def _judged(proposal: Proposal, findings: dict[str, Finding], article_text: str,
     forbidden = _forbidden_deletion(proposal, finding)
     if forbidden:
         return _failed(proposal, forbidden)
-    problems = _edit_problems(proposal, finding)
+    notes: list[str] = []
+    fit_problems: list[str] = []
+    if proposal.action == REPLACE and proposal.replacement:
+        fitted, notes, fit_problems = fit_to_span(proposal.replacement, finding, article_text)
+        proposal = replace(proposal, replacement=fitted)
+    problems = _edit_problems(proposal, finding) + fit_problems
     grounded, reason = _grounding(proposal, finding, article_text, evidence)
+    noted = "".join(f"; {n}" for n in notes)
     if grounded and not problems:
-        return replace(proposal, status=VERIFIED, status_reason=reason)
-    return replace(proposal, status=NEEDS_REVIEW, status_reason="; ".join(problems + ([] if grounded else [reason])))
+        return replace(proposal, status=VERIFIED, status_reason=reason + noted)
+    lane = None if problems else _lane(proposal, finding, article_text)
+    if lane is not None:
+        return replace(proposal, status=lane[0], status_reason=lane[1] + noted)
+    return replace(proposal, status=NEEDS_REVIEW,
+                   status_reason="; ".join(problems + ([] if grounded else [reason]) + notes))
+
+
+# ---------------------------------------------------------------- lanes checked by rule
+
+_DIFF_TOKEN = re.compile(r"\w+|\s+|[^\w\s]")
+# Words a copy edit never changes: numbers in words, months, days, negations.
+_MEANING_WORDS = frozenset(_MONTHS) | _NOT_NAMES | frozenset(fold(w) for w in (
+    "zéro deux trois quatre cinq six sept huit neuf dix onze douze vingt trente quarante cinquante "
+    "soixante cent cents mille million millions milliard milliards zero one two three four five seven eight "
+    "nine ten eleven twelve twenty thirty forty fifty hundred thousand billion billions ne pas non jamais "
+    "aucun aucune rien not no never none nothing").split())
+
+
+def copyedit_problem(old: str, new: str, lang: str | None = None) -> str | None:
+    """Why replacing ``old`` by ``new`` is not a copy edit (a typo, spacing, accent or grammar fix),
+    or ``None`` when it is: no number or date the span does not hold, no name that is not a
+    misspelling (two edits at most) of a word of the span, each changed group of words within
+    two edits (or a third of its length), and all of it within 3 edits or a fifth of the span."""
+    from rapidfuzz.distance import Levenshtein
+
+    added = numbers_in(new, lang) - numbers_in(old, lang)
+    if added:
+        return f"it adds {', '.join(sorted(added))}"
+    old_words = {fold(w) for w in re.findall(r"\w+", old)}
+    for name in _names(new):
+        for word in re.findall(r"\w+", name):
+            if fold(word) not in old_words and not any(Levenshtein.distance(fold(word), w) <= 2 for w in old_words):
+                return f"it adds the name {name!r}"
+    meaning = [Counter(w for w in map(fold, re.findall(r"\w+", t)) if w in _MEANING_WORDS) for t in (old, new)]
+    if meaning[0] != meaning[1]:
+        changed = sorted((meaning[0] - meaning[1]) + (meaning[1] - meaning[0]))
+        return f"it changes {', '.join(changed)}: a number, a month, a day or a negation"
+    a, b = _DIFF_TOKEN.findall(old), _DIFF_TOKEN.findall(new)
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        removed, put = "".join(a[i1:i2]), "".join(b[j1:j2])
+        if tag == "equal":
+            continue
+        if Levenshtein.distance(removed, put) > max(2, len(removed.strip()) // 3):
+            return f"{removed.strip() or '(nothing)'!r} becomes {put.strip() or '(nothing)'!r}: more than a spelling fix"
+        short, long_ = sorted((removed.strip(), put.strip()), key=len)
+        if short and short != long_ and long_.endswith(short) and long_[:len(long_) - len(short)].isalpha():
+            return f"{removed.strip()!r} becomes {put.strip()!r}: a prefix such as in- or non- changes the meaning"
+    total = Levenshtein.distance(old, new)
+    if total > max(3, len(old) // 5):
+        return f"{total} characters change in {len(old)}: more than a copy edit"
+    return None
+
+
+def _lane(proposal: Proposal, finding: Finding, article_text: str) -> tuple[str, str] | None:
+    """``(status, reason)`` when a proposal no source verifies is still checked by rule: a copy
+    edit of a claim, or the deletion of chrome or an artifact a detector found."""
+    if proposal.action == DELETE and finding.kind in DELETABLE_KINDS:
+        return CLEANUP, (f"cleanup: {finding.kind.replace('_', ' ')} found by rule ({finding.message}); "
+                         "the rule is the evidence, no source needed")
+    if proposal.action == REPLACE and finding.kind == CLAIM and proposal.replacement:
+        if copyedit_problem(finding.text, proposal.replacement, language(article_text)) is None:
+            return COPYEDIT, ("copyedit: a spelling, spacing, accent or grammar fix that adds no number, name or "
+                              "date, checked by rule; no source needed")
+    return None
+
+
+def link_same_corrections(findings: dict[str, Finding], proposals: list[Proposal]) -> list[Proposal]:
+    """Proposals for the same wrong text as a verified correction elsewhere in the article (the same
+    "12 milliards" twice) get ``linked_to`` that correction, and their reason says so."""
+    verified: dict[str, Proposal] = {}
+    for p in proposals:
+        f = findings.get(p.finding_id)
+        if f is not None and p.status == VERIFIED and p.action == REPLACE:
+            verified.setdefault(f.text, p)
+    result = []
+    for p in proposals:
+        f = findings.get(p.finding_id)
+        first = verified.get(f.text) if f is not None else None
+        if first is None or first.id == p.id:
+            result.append(p)
+            continue
+        same = "the same correction" if p.replacement == first.replacement else f"{first.replacement!r}"
+        note = f"the same text is corrected at {first.id} ({same}, verified there)"
+        result.append(replace(p, linked_to=first.id,
+                              status_reason="; ".join(x for x in (p.status_reason, note) if x)))
+    return result

@@ -17,7 +17,7 @@ COMMANDS = sorted(cli.commands)
 
 
 def test_there_are_the_commands_the_readme_promises():
-    assert COMMANDS == ["apply", "batch", "check", "doctor", "review", "run"]
+    assert COMMANDS == ["apply", "batch", "check", "doctor", "eval", "review", "run"]
 
 
 @pytest.mark.parametrize("name", COMMANDS)

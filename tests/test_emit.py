@@ -154,7 +154,7 @@ def test_overlapping_findings_keep_the_outer_one_whatever_the_order():
     ("a\nPub\nb", ["Pub"], "a\nb"),
     ("a\r\nPub\r\nb\r\n", ["Pub"], "a\r\nb\r\n"),
     ("a\nPub", ["Pub"], "a"),
-    ("a\nPub\nFin", ["Pub", "Fin"], "a\n"),
+    ("a\nPub\nFin", ["Pub", "Fin"], "a"),          # no final newline before, none after
     ("a Pub b\n", ["Pub"], "a  b\n"),
 ])
 def test_deleting_a_whole_line_takes_its_line_break(text, gone, result):

@@ -139,12 +139,12 @@ def test_accepted_changes_alter_only_their_spans(case):
             p = by_id[e.change_id]
             f = findings[p.finding_id]
             span = (f.start, f.end)
-            if (e.start, e.end) != span:                     # only a whole-line delete may widen,
-                assert p.action == DELETE                    # over one line break after or before it
-                before = line_break_before(text, f.start)
-                assert (e.start, e.end) in {(f.start, f.end + len(line_break_at(text, f.end))),
-                                            (f.start - len(before), f.end)}
-                assert e.end - e.start > f.end - f.start
+            if (e.start, e.end) != span:                     # only a whole-line delete may widen, over
+                assert p.action == DELETE                    # its line break and the blank lines beside it
+                assert e.start <= f.start and f.end <= e.end and e.end - e.start > f.end - f.start
+                extra = text[e.start:f.start] + text[f.end:e.end]
+                assert not extra.strip(" \t\r\n") and ("\n" in extra or "\r" in extra)
+                assert line_break_at(text, f.end) or line_break_before(text, f.start)
             new = with_line_breaks_of(text, f.start, p.replacement) if p.action == REPLACE else ""
             expected = expected[:e.start] + new + expected[e.end:]
         assert path.read_bytes() == (BOM if raw.startswith(BOM) else b"") + expected.encode("utf-8")

@@ -106,7 +106,10 @@ def test_a_corrections_failure_marks_every_item_failed_and_keeps_the_rest(fake, 
     result = run_cli(["run", str(SEED), "--out", str(tmp_path)], fake)
     assert result.exit_code == 1
     report = read_report(tmp_path)
-    assert {p["status"] for p in report["proposals"]} == {"failed"}
+    kinds = {f["id"]: f["kind"] for f in report["findings"]}
+    # What offline rules say stands: chrome and artifacts are deleted (cleanup), the rest failed.
+    assert {(kinds[p["finding_id"]] in ("boilerplate", "artifact"), p["status"]) for p in report["proposals"]} == {
+        (True, "cleanup"), (False, "failed")}
     assert all("corrections: no valid reply after 3 attempt(s)" in p["error"] for p in report["proposals"])
     assert (tmp_path / SEED.stem / "changes.diff").exists()
 
@@ -118,7 +121,7 @@ def test_offline_runs_the_rule_stages_and_says_how_to_enable_the_model(tmp_path)
     report = read_report(tmp_path)
     assert report["offline"] is True and report["usage"]["requests"] == 0
     actions = {(p["action"], p["status"]) for p in report["proposals"]}
-    assert actions == {("delete", "needs_review"), ("needs_human", "needs_human")}
+    assert actions == {("delete", "cleanup"), ("needs_human", "needs_human")}
 
 
 def test_local_sources_reach_the_prompt_and_verify_the_correction(tmp_path):

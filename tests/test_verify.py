@@ -350,8 +350,10 @@ def test_deletion_is_only_for_boilerplate_and_artifacts(settings):
         for kind in ("claim", "placeholder", "dangling citation")]
     assert all(p.error == p.status_reason and not p.changes_text for p in refused)
     assert proposals[1].replacement == ""
-    assert (proposals[1].status, proposals[2].status) == (NEEDS_REVIEW, NEEDS_REVIEW)
-    assert proposals[1].status_reason == "a deletion cites no source: check by eye that the span is debris"
+    # Deleting chrome a detector found is the cleanup lane: the rule is the evidence.
+    assert (proposals[1].status, proposals[2].status) == ("cleanup", NEEDS_REVIEW)
+    assert proposals[1].status_reason.startswith("cleanup: boilerplate found by rule (")
+    assert proposals[2].status_reason == "a deletion cites no source: check by eye that the span is debris"
     assert proposals[3].status == FAILED and "second proposal" in proposals[3].status_reason
     # Even with every proposal that still changes text accepted, the placeholder stays visible.
     assert apply_by_span(article, findings, proposals) == (
@@ -466,7 +468,7 @@ def test_instructions_in_the_article_change_nothing_outside_finding_spans(settin
 
     assert VERIFIED not in {p.status for p in proposals}
     huge, claim_deletion = proposals[:2]
-    assert huge.status == NEEDS_REVIEW and "over 3x and 200 characters" in huge.status_reason
+    assert huge.status == NEEDS_REVIEW and "over 3x and 100 characters" in huge.status_reason
     assert claim_deletion.status == FAILED and not claim_deletion.changes_text
     assert claim_deletion.status_reason.startswith("deletion is allowed only for boilerplate and artifacts")
     assert claim_deletion.sources[0].status == "not_found"
