@@ -144,8 +144,10 @@ def _card(n: int, view: ArticleView, p: Proposal, interactive: bool, base: str, 
         lines.append(f'<div class="diff">{_e(diff)}</div>')
     if entry and entry.get("replacement") is not None:
         url = entry.get("source_url")
+        given = (f'<a href="{_e(url)}" rel="noreferrer noopener" target="_blank">{_e(url)}</a>' if url and _href(url)
+                 else _e(url or ""))
         lines.append('<div class="own">typed by the reviewer, not verified'
-                     + (f' · source given: {_e(url)}' if url else "") + "</div>")
+                     + (f' · source given: {given}' if url else "") + "</div>")
     for text, cls in ((p.status_reason, "reason"), (p.error or "", "reason"), (note, "reason")):
         if text:
             lines.append(f'<div class="{cls}">{_e(" ".join(text.split()))}</div>')
@@ -156,9 +158,9 @@ def _card(n: int, view: ArticleView, p: Proposal, interactive: bool, base: str, 
         proposed = "" if fillable(p) or p.action == DELETE else p.replacement
         current = entry["replacement"] if entry and entry["replacement"] is not None else proposed
         url = (entry or {}).get("source_url", "")
-        buttons = ([] if fillable(p) else ['<button class="accept" data-do="accept">Accept <kbd>y</kbd></button>',
-                                           '<button class="reject" data-do="reject">Reject <kbd>n</kbd></button>'])
-        buttons.append(f'<button class="edit" data-do="edit">{"Fill" if fillable(p) else "Edit"} <kbd>e</kbd></button>')
+        buttons = ([] if fillable(p) else ['<button type="button" class="accept" data-do="accept">Accept <kbd>y</kbd></button>',
+                                           '<button type="button" class="reject" data-do="reject">Reject <kbd>n</kbd></button>'])
+        buttons.append(f'<button type="button" class="edit" data-do="edit">{"Fill" if fillable(p) else "Edit"} <kbd>e</kbd></button>')
         lines.append(f'<div class="actions">{"".join(buttons)}</div>')
         lines.append('<form class="editor" hidden>'
                      f'<textarea name="text" rows="3" aria-label="your text">{_e(current)}</textarea>'
@@ -239,7 +241,7 @@ def render_article(view: ArticleView, *, interactive: bool, base: str = "") -> s
     if outdated:
         notes.append(f"{len(outdated)} earlier decision(s) were made on proposals a later run changed: decide again")
     verified = interactive and not view.problem and any(p.status == VERIFIED and p.changes_text for p in run.proposals)
-    button = ('<button class="verified" data-do="accept-verified">Accept all verified</button>'
+    button = ('<button type="button" class="verified" data-do="accept-verified">Accept all verified</button>'
               if verified else "")
     place = f" — decisions in {_e(run.out_dir / 'decisions.json')}" if interactive else ""
     return (f'<article id="a-{view.index}" data-article="{view.index}" data-base="{_e(base)}">'
