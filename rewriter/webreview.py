@@ -138,10 +138,9 @@ def _card(n: int, view: ArticleView, p: Proposal, interactive: bool, base: str, 
             f'<span class="conf">confidence {p.confidence:.2f}</span>'
             + (f' <span class="badge d-{_e(state)}">{_e(SHOWN.get(state, state))}</span>' if view.decisions else ""))
     lines = [f'<div class="head">{head}</div>']
-    if f is not None:
-        new = _new_text(p, entry)
-        diff = word_diff(f.text, new) if new is not None else f.text
-        lines.append(f'<div class="diff">{_e(diff)}</div>')
+    new = _new_text(p, entry)
+    if f is not None and new is not None:   # a gap still open is shown in the text, in yellow
+        lines.append(f'<div class="diff">{_e(word_diff(f.text, new))}</div>')
     if entry and entry.get("replacement") is not None:
         url = entry.get("source_url")
         given = (f'<a href="{_e(url)}" rel="noreferrer noopener" target="_blank">{_e(url)}</a>' if url and _href(url)
@@ -152,7 +151,8 @@ def _card(n: int, view: ArticleView, p: Proposal, interactive: bool, base: str, 
         if text:
             lines.append(f'<div class="{cls}">{_e(" ".join(text.split()))}</div>')
     lines.append(f'<div class="rationale">{_e(" ".join(p.rationale.split()) or "(no rationale given)")}</div>')
-    lines.append(_sources(view, p, base))
+    if p.sources or not fillable(p):
+        lines.append(_sources(view, p, base))
     decidable = interactive and not view.problem and (p.changes_text or fillable(p))
     if decidable:
         proposed = "" if fillable(p) or p.action == DELETE else p.replacement
@@ -225,15 +225,19 @@ def _paragraphs(view: ArticleView, interactive: bool, base: str) -> str:
     return "".join(blocks)
 
 
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" + ("" if n == 1 else "s")
+
+
 def render_article(view: ArticleView, *, interactive: bool, base: str = "") -> str:
     """One article's section: its name, counts, a note if it cannot be decided, and its text."""
     run, states = view.run, [_state(view, p)[0] for p in view.run.proposals if p.changes_text or fillable(p)]
     if view.decisions is None:   # the read-only page: nothing is decided there
         gaps = sum(fillable(p) for p in run.proposals)
-        counts = f'{len(states) - gaps} changes proposed · {gaps} left to fill · {len(run.proposals)} findings'
+        counts = f'{len(states) - gaps} changes proposed · {gaps} left to fill · {_count(len(run.proposals), "finding")}'
     else:
         counts = (f'{states.count(ACCEPT)} accepted · {states.count(REJECT)} rejected · '
-                  f'{states.count("undecided")} undecided · {len(run.proposals)} findings')
+                  f'{states.count("undecided")} undecided · {_count(len(run.proposals), "finding")}')
     notes = [view.problem] if view.problem else []
     if view.decisions and view.decisions.stale_sha:
         notes.append("decisions.json was made for other article bytes; starting afresh")
