@@ -59,7 +59,7 @@ class ArticleView:
     decisions: Decisions | None
 
     @classmethod
-    def load(cls, index: int, out_dir: Path) -> "ArticleView":
+    def load(cls, index: int, out_dir: Path) -> ArticleView:
         run = read_run(out_dir)
         try:
             text = article_text(run)

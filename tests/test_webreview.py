@@ -10,7 +10,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 
@@ -123,7 +122,7 @@ def test_decisions_follow_the_terminal_rules(runs):
         article.write_bytes(article.read_bytes() + b"\nUne ligne de plus.\n")
         status, page = get(server.url)
         assert "changed since the run" in page and f"rewriter run articles/{SEED}.txt" in page
-        assert 'data-do="accept"' not in page.split(f'id="a-0"')[1]
+        assert 'data-do="accept"' not in page.split('id="a-0"')[1]
         status, data = post(url, {"do": "accept", "change": replace.id})
         assert status == 409 and "changed since the run" in data["error"]
     assert json.loads((seed / "decisions.json").read_text(encoding="utf-8"))["decisions"][replace.id]["decision"] == "reject"
@@ -201,6 +200,7 @@ def test_review_web_prints_the_url_and_stops_cleanly_on_ctrl_c(runs, tmp_path):
 
 def test_several_folders_need_web(runs):
     from click.testing import CliRunner
+
     from rewriter.cli import cli
     result = CliRunner().invoke(cli, ["review", str(runs[0]), str(runs[1])])
     assert result.exit_code == 2 and "--web" in result.output
