@@ -352,8 +352,13 @@ def eval_command(gold_dir, articles, models, price_in, price_out, fmt, out_root,
 @click.option("--reject", type=click.Choice(["all"]), default=None,
               help="Reject without asking every change not accepted (with --accept: all the rest).")
 @click.option("--redo", is_flag=True, help="Ask again about changes already decided.")
+@click.argument("more_dirs", nargs=-1, metavar="[OUT/STEM...]", type=click.Path(exists=True, file_okay=False))
+@click.option("--web", is_flag=True,
+              help="Review in the browser instead: a page on 127.0.0.1 with the article and each change "
+                   "inline, for one or several runs (`review out/* --web`); Ctrl-C stops it.")
+@click.option("--no-open", is_flag=True, help="With --web: print the page's URL, do not open a browser.")
 @friendly_errors
-def review(out_dir, accept, reject, redo):
+def review(out_dir, accept, reject, redo, more_dirs, web, no_open):
     """Accept, reject or edit each change of a run, one at a time, like `git add -p`.
 
     \b
@@ -361,6 +366,10 @@ def review(out_dir, accept, reject, redo):
     Every answer is saved at once to OUT/STEM/decisions.json (Ctrl-C or SIGTERM
     loses none); a second review asks only about undecided changes. Control
     characters in the text shown are escaped. Then: `rewriter apply OUT/STEM`.
+
+    With --web, the same decisions are taken on a page (the URL, with its
+    secret token, is printed): j/k move, y/n accept or reject, e edits a change
+    or fills a placeholder with your own text (recorded as yours, not verified).
     """
     from pathlib import Path
 
@@ -371,6 +380,18 @@ def review(out_dir, accept, reject, redo):
     from .terminal import printable
 
     out_dir = Path(out_dir)
+    if web or more_dirs:
+        if not web:
+            raise click.UsageError("several OUT/STEM folders are reviewed with --web; in the terminal, one at a time")
+        if accept or reject or redo:
+            raise click.UsageError("--web takes no --accept, --reject or --redo: decide on the page")
+        from .webreview import serve
+
+        def stop(signum, frame):   # `kill` stops the server as Ctrl-C does
+            raise KeyboardInterrupt
+        signal.signal(signal.SIGTERM, stop)
+        return serve([out_dir, *map(Path, more_dirs)], open_browser=not no_open,
+                     show=lambda line: (out(printable(line)), sys.stdout.flush()))
 
     if accept or reject:
         decisions = review_bulk(out_dir, accept, reject == "all", redo=redo)

@@ -505,5 +505,9 @@ def write_outputs(out_dir: Path, article: Article, findings: dict[str, Finding],
     atomic_write_text(paths["critic"], critic_markup(article.text, findings, proposals), durable=False)
     atomic_write_text(paths["review"], review_markdown(article, findings, proposals,
                                                        repo_path=repo_path, out_dir=out_dir), durable=False)
+    from .webreview import static_page   # the same view as `review --web`, read-only; imports emit
+
+    atomic_write_text(paths.setdefault("html", out_dir / "review.html"), static_page(
+        article, findings, proposals, repo_path=repo_path, out_dir=out_dir), durable=False)
     return paths
 

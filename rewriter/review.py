@@ -17,7 +17,7 @@ from typing import Any, Callable
 from .emit import context_diff, word_diff
 from .errors import InputError, OutputError, RewriterError
 from .loader import atomic_write_text, sha256_bytes
-from .models import CLEANUP, COPYEDIT, DELETE, FAILED, KEEP, NEEDS_REVIEW, VERIFIED, Proposal
+from .models import CLEANUP, COPYEDIT, DELETE, FAILED, KEEP, NEEDS_HUMAN, NEEDS_REVIEW, VERIFIED, Proposal
 from .record import Run, find_article, load_report, read_json_record
 from .resources import schema_errors
 
@@ -52,6 +52,12 @@ def article_text(run: Run) -> str | None:
         return None
     text = raw.decode(run.encoding, "replace")
     return text[1:] if text.startswith("\ufeff") else text
+
+
+def fillable(p: Proposal) -> bool:
+    """A gap the tool left to a person (a placeholder, a dangling citation): only text the
+    reviewer types can fill it, and what they type is their own change, never verified."""
+    return p.action == NEEDS_HUMAN and p.status != FAILED
 
 
 def _now() -> str:
@@ -91,7 +97,9 @@ class Decisions:
     def entry(self, change_id: str) -> dict[str, Any] | None:
         """The decision on a change, or None when undecided or made on a different proposal."""
         entry, p = self.entries.get(change_id), self.run.proposal(change_id)
-        if entry is None or p is None or not p.changes_text:
+        if entry is None or p is None or not (p.changes_text or fillable(p)):
+            return None
+        if fillable(p) and entry["replacement"] is None:
             return None
         if entry["action"] != p.action or entry["proposed"] != p.replacement:
             return None
@@ -116,18 +124,29 @@ class Decisions:
                 "undecided": states.count(None)}
 
     def record(self, change_id: str, decision: str, replacement: str | None = None,
-               *, save: bool = True) -> None:
-        """Record one decision and save the file at once (atomically)."""
+               *, save: bool = True, source_url: str | None = None) -> None:
+        """Record one decision and save the file at once (atomically).
+
+        A ``replacement`` of the person's own is recorded ``"by": "reviewer"`` (with the
+        ``source_url`` they give, if any); a :func:`fillable` gap takes only that: accepted
+        with the text typed, never the tool's.
+        """
         if decision not in (ACCEPT, REJECT):
             raise ValueError(f"decision must be {ACCEPT!r} or {REJECT!r}, not {decision!r}")
         p = self.run.proposal(change_id)
-        if p is None or not p.changes_text:
+        if p is None or not (p.changes_text or fillable(p)):
             raise ValueError(f"{change_id} is not a change of this run")
+        if fillable(p) and (decision != ACCEPT or not replacement):
+            raise ValueError(f"{change_id} is left to a person: fill it with the text you type, or leave it")
+        own = replacement if decision == ACCEPT else None
         self.entries.pop(change_id, None)
         self.entries[change_id] = {
-            "decision": decision,
-            "replacement": replacement if decision == ACCEPT else None,
+            "decision": decision, "replacement": own,
             "proposed": p.replacement, "action": p.action, "at": _now()}
+        if own is not None:
+            self.entries[change_id]["by"] = "reviewer"
+            if source_url:
+                self.entries[change_id]["source_url"] = source_url
         if save:
             self.save()
 
