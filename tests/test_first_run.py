@@ -1,0 +1,49 @@
+"""First runs that don't surprise: an unreachable server is one line, fast, not 35 s of retries."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import httpx
+import openai
+from click.testing import CliRunner
+
+from rewriter.cli import cli
+from rewriter.client import unreachable
+from tests.conftest import SEEDS
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_run_against_nothing_listening_fails_in_one_line_under_3_s(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    started = time.monotonic()
+    result = CliRunner().invoke(cli, ["run", str(SEEDS[0]), "--base-url", f"http://127.0.0.1:{free_port()}/v1",
+                                      "--model", "m", "--no-cache"])
+    elapsed = time.monotonic() - started
+    assert result.exit_code == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert "cannot reach http://127.0.0.1:" in lines[0] and "refused" in lines[0]
+    assert "gave up after 2 request(s)" in lines[0]   # one quick retry, no backoff ladder
+    assert elapsed < 3.0
+
+
+def test_refused_and_unresolved_names_are_unreachable_but_timeouts_are_not():
+    request = httpx.Request("POST", "http://x/v1/chat/completions")
+
+    def wrapped(cause: BaseException) -> openai.APIConnectionError:
+        exc = openai.APIConnectionError(request=request)
+        exc.__cause__ = httpx.ConnectError(str(cause))
+        exc.__cause__.__cause__ = cause
+        return exc
+
+    assert unreachable(wrapped(ConnectionRefusedError(111, "Connection refused")))
+    assert unreachable(wrapped(socket.gaierror(-2, "Name or service not known")))
+    assert not unreachable(openai.APITimeoutError(request=request))
+    assert not unreachable(wrapped(ConnectionResetError(104, "Connection reset by peer")))
