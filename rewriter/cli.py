@@ -179,12 +179,15 @@ def offline_hint(settings: Settings) -> str:
 
 @cli.command()
 @click.argument("article", type=click.Path(exists=True, dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["path", "rdjson"]), default="path", show_default=True,
+              help="What goes to stdout: path, the report's path; rdjson, the proposals as reviewdog "
+                   "suggestions (one-click suggested changes in a pull request).")
 @output_options
 @research_options
 @model_options
 @cache_options
 @friendly_errors
-def run(article, offline, out_root, sources_dir, fetch, encoding, **options):
+def run(article, fmt, offline, out_root, sources_dir, fetch, encoding, **options):
     """Find problems in ARTICLE and propose sourced corrections, in OUT/<stem>/.
 
     \b
@@ -205,11 +208,29 @@ def run(article, offline, out_root, sources_dir, fetch, encoding, **options):
     with err.status("starting…") as spinner:
         result = run_article(article, settings, run_options, on_stage=lambda name: spinner.update(f"{name}…"))
     err.print(run_summary(result.report))
-    out(str(result.files["report"]))
+    out_dir = result.files["report"].parent
+    if fmt == "rdjson":
+        out(run_rdjson(out_dir, article, encoding))
+    else:
+        out(str(result.files["report"]))
     if result.report["errors"]:
         for error in result.report["errors"]:
             status(f"{article}: {error['message']}")
         raise SystemExit(1)
+    status(next_step(out_dir))
+
+
+def run_rdjson(out_dir, article: str, encoding: str) -> str:
+    from .formats import run_suggestions
+    from .loader import load
+    from .record import load_report
+    run = load_report(out_dir)
+    return run_suggestions(run.article_path, load(article, encoding).text, run.findings, run.proposals)
+
+
+def next_step(out_dir) -> str:
+    from .terminal import printable
+    return printable(f"next: rewriter review {out_dir}")
 
 @cli.command()
 @click.argument("folder", default="articles", type=click.Path(exists=True, file_okay=False))
@@ -243,6 +264,7 @@ def batch(folder, concurrency, requests_per_second, tokens_per_minute, offline, 
     from .console import err, out, status
     from .outdirs import check_writable
     from .tables import batch_summary
+    from .terminal import printable
 
     settings = settings_from(options, offline=offline, requests_per_second=requests_per_second,
                              tokens_per_minute=tokens_per_minute)
@@ -271,9 +293,32 @@ def batch(folder, concurrency, requests_per_second, tokens_per_minute, offline, 
     err.print(batch_summary(result))
     out(str(run_options.out_root / "summary.json"))
     if result.failed:
-        for outcome in result.failed:
-            status(f"failed: {outcome.error}")
+        for line in failure_lines(result.failed):
+            status(line)
+    if any(outcome.ok for outcome in result.outcomes):
+        status(printable(f"next: rewriter review {run_options.out_root}/<stem>  (one folder per article; "
+                         f"`rewriter check {folder}` lists what is left)"))
+    if result.failed:
         raise SystemExit(1)
+
+
+def failure_lines(failed) -> list[str]:
+    """What failed, for people: an error every article shares (the server is down) is said once,
+    and the articles a fatal error left unrun are counted, not each given the same line."""
+    not_run = [o for o in failed if o.error.startswith(f"{o.path}: not run; ")]
+    causes: dict[str, list[str]] = {}
+    for o in failed:
+        if o not in not_run:
+            causes.setdefault(o.error.removeprefix(f"{o.path}: "), []).append(o.path)
+    lines = []
+    for cause, paths in causes.items():
+        lines.append(f"failed: {paths[0]}: {cause}" if len(paths) == 1 else
+                     f"failed ({len(paths)} articles, the same error): {cause}")
+    if not_run:
+        reason = not_run[0].error.removeprefix(f"{not_run[0].path}: not run; ")
+        lines.append(f"not run ({len(not_run)} article{'s' * (len(not_run) != 1)}): "
+                     + ("the batch stopped after the error above" if causes and "stopped after" in reason else reason))
+    return lines
 
 
 @cli.command()
@@ -414,39 +459,60 @@ def doctor(**options):
         raise SystemExit(1)
 
 
+def _fail_on(ctx, param, value):
+    from .check import parse_fail_on
+    from .models import BLOCKING_KINDS
+    if value is None:
+        return BLOCKING_KINDS
+    try:
+        return parse_fail_on(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _check_formats() -> list[str]:
+    from .check import FORMATS
+    return list(FORMATS)
+
+
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="text: one line per finding, like a linter; json: one document (schemas/check.json).")
+@click.option("--format", "fmt", type=click.Choice(_check_formats()), default="text", show_default=True,
+              help="text: one line per finding, like a linter; json: one document (schemas/check.json); "
+                   "github: GitHub Actions annotations; rdjson: reviewdog's Diagnostic format; "
+                   "sarif: SARIF 2.1.0 for GitHub code scanning.")
+@click.option("--fail-on", "blocking", default=None, metavar="KIND[,KIND...]", callback=_fail_on,
+              help="Kinds that block (exit 1, `error` on their line) [default: placeholder,dangling_citation,"
+                   "artifact]; `none` to only report.")
 @encoding_option
 @friendly_errors
-def check(paths, fmt, encoding):
+def check(paths, fmt, blocking, encoding):
     """List placeholders, dangling citations, generation artifacts, web chrome and broken tables.
 
     PATHS are files or folders, searched recursively for .txt, .md and .markdown
     files [default: articles/]. Nothing is changed. In a folder, a symbolic link
     is followed only to a file inside it; a link out is skipped with one line.
     A file name with a line break or control character is shown quoted.
+    Each line says `error` (the finding blocks) or `warning`.
 
     \b
     Exit status:
       0  no blocking finding
-      1  a placeholder, dangling citation or artifact remains (gate a commit on it)
+      1  a blocking finding remains (by default a placeholder, dangling
+         citation or artifact; see --fail-on): gate a commit on it
       2  usage or input error; the other files are still checked and reported
     """
-    import json
-
-    from .check import check_paths, exit_status, format_text
+    from .check import FORMATS, check_paths, exit_status, text_reader
     from .console import out, warn
 
-    report = check_paths(paths or ["articles"], encoding)
+    report = check_paths(paths or ["articles"], encoding, blocking)
     if not report["articles"]:
         raise click.UsageError(f"no .txt, .md or .markdown file in {', '.join(paths or ['articles'])}")
     for article in report["articles"]:
         if article["error"]:
             warn(article["error"])
-    out(json.dumps(report, ensure_ascii=False) if fmt == "json" else format_text(report))
-    click.get_current_context().exit(exit_status(report))
+    out(FORMATS[fmt](report, blocking, text_reader(encoding)))
+    click.get_current_context().exit(exit_status(report, blocking))
 
 
 def main():

@@ -47,3 +47,24 @@ def test_refused_and_unresolved_names_are_unreachable_but_timeouts_are_not():
     assert unreachable(wrapped(socket.gaierror(-2, "Name or service not known")))
     assert not unreachable(openai.APITimeoutError(request=request))
     assert not unreachable(wrapped(ConnectionResetError(104, "Connection reset by peer")))
+
+
+def test_batch_says_an_error_common_to_all_articles_once(tmp_path, monkeypatch):
+    import shutil
+    from tests.conftest import ARTICLES
+    shutil.copytree(ARTICLES, tmp_path / "articles")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["batch", "articles", "-j", "1", "--base-url",
+                                      f"http://127.0.0.1:{free_port()}/v1", "--model", "m", "--no-cache"])
+    assert result.exit_code == 1
+    refused = [line for line in result.stderr.splitlines() if "Connection refused" in line]
+    assert len(refused) == 1, result.stderr
+    assert f"not run ({len(SEEDS) - 1} articles): the batch stopped after the error above" in result.stderr
+    assert "next: rewriter review" not in result.stderr   # nothing to review
+
+
+def test_run_ends_with_the_next_command(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["run", str(SEEDS[0]), "--offline"])
+    assert result.exit_code == 0
+    assert result.stderr.rstrip().splitlines()[-1] == f"next: rewriter review out/{SEEDS[0].stem}"
