@@ -333,8 +333,11 @@ def review(out_dir, accept, reject, redo):
     """Accept, reject or edit each change of a run, one at a time, like `git add -p`.
 
     \b
-    Answers: y accept, n reject, e edit the replacement, s skip, q quit, ? help.
-    Every answer is saved at once to OUT/STEM/decisions.json (Ctrl-C or SIGTERM
+    Answers: y accept, n reject, e edit the replacement (in $VISUAL or $EDITOR
+    when set), a / d accept / reject the rest of this kind, s skip, q quit,
+    ? help; uppercase works too. Then the gaps left for a human (a missing
+    figure, a source): e types your text, recorded as yours, not verified.
+    Colour unless NO_COLOR is set or stdout is not a terminal. Every answer is saved at once to OUT/STEM/decisions.json (Ctrl-C or SIGTERM
     loses none); a second review asks only about undecided changes. Control
     characters in the text shown are escaped. Then: `rewriter apply OUT/STEM`.
     """
@@ -365,16 +368,17 @@ def review(out_dir, accept, reject, redo):
             return "q" if choices else ""
         try:
             if choices:
-                return click.prompt(prompt, type=click.Choice(choices), show_choices=False,
-                                    prompt_suffix=" ")
+                return click.prompt(prompt, type=click.Choice(choices, case_sensitive=False),
+                                    show_choices=False, prompt_suffix=" ")
             return click.prompt(prompt, default="", show_default=False, prompt_suffix=" ")
         except click.Abort:  # what was decided is saved already
             stopped.append(True)
             return "q" if choices else ""
 
+    from .terminal import review_printer, text_editor
     previous = signal.signal(signal.SIGTERM, terminated)
     try:
-        review_interactive(out_dir, ask, lambda line: out(printable(line)), redo=redo)
+        review_interactive(out_dir, ask, review_printer(), redo=redo, edit=text_editor())
     finally:
         signal.signal(signal.SIGTERM, previous)
 
