@@ -388,8 +388,10 @@ def review(out_dir, accept, reject, redo):
 @click.option("--commit", is_flag=True, help="Commit the article alone, one commit listing every change.")
 @click.option("--branch", metavar="NAME", default=None,
               help="Commit one change per commit on branch NAME; your checkout stays as it is.")
+@click.option("--dry-run", is_flag=True, help="Show what would be written (word diff, then a unified diff); "
+                                              "write and commit nothing.")
 @friendly_errors
-def apply_command(out_dir, commit, branch):
+def apply_command(out_dir, commit, branch, dry_run):
     """Write the accepted changes of OUT/STEM to its article, and print a word diff.
 
     \b
@@ -397,7 +399,10 @@ def apply_command(out_dir, commit, branch):
     inside the repository holding OUT (or the folder above OUT). Writes through
     a temporary file and a rename; an apply killed after writing is finished
     by the next one. --commit: one commit of just the article, with each
-    change's rationale and Source: trailers. --branch NAME: one commit per
+    change's rationale and trailers (full new text, Source: URL or library
+    path and Source-Quote:, Rewriter-Model:, Reviewed-by: from git's user); a
+    change typed by you says "edited by the reviewer, not verified". --commit
+    after a plain apply commits what it wrote. --dry-run writes nothing. --branch NAME: one commit per
     change on NAME (created from HEAD), built without touching your checkout,
     so any single correction can be reverted: `git switch NAME` to see them.
     A branch checked out in another worktree is refused.
@@ -413,9 +418,16 @@ def apply_command(out_dir, commit, branch):
                                "checkout, --branch NAME on a review branch; pick one")
     out_dir = Path(out_dir)
 
-    result = apply(out_dir, commit=commit, branch=branch)
+    result = apply(out_dir, commit=commit, branch=branch, dry_run=dry_run)
     for line in result.word_diff():
         out(line)
+    if dry_run:
+        import difflib
+        diff = difflib.unified_diff(result.old_text.splitlines(keepends=True), result.new_text.splitlines(keepends=True),
+                                    f"a/{result.name}", f"b/{result.name}")
+        out(printable("".join(diff)), nl=False)
+        status(printable(f"dry run: would write {result.name} ({len(result.edits)} change(s)); nothing written"))
+        return
     for change_id, reason in result.skipped.items():
         warn(printable(f"{change_id} not applied: {reason}"))
     for change_id in result.outdated:
