@@ -68,3 +68,20 @@ def test_run_ends_with_the_next_command(tmp_path, monkeypatch):
     result = CliRunner().invoke(cli, ["run", str(SEEDS[0]), "--offline"])
     assert result.exit_code == 0
     assert result.stderr.rstrip().splitlines()[-1] == f"next: rewriter review out/{SEEDS[0].stem}"
+
+
+def test_critic_markup_keeps_paragraphs_and_line_breaks_outside_deletions(tmp_path, monkeypatch):
+    import re
+    monkeypatch.chdir(tmp_path)
+    assert CliRunner().invoke(cli, ["run", str(SEEDS[0]), "--offline"]).exit_code == 0
+    critic = (tmp_path / "out" / SEEDS[0].stem / f"{SEEDS[0].stem}.critic.md").read_text(encoding="utf-8")
+    article = SEEDS[0].read_text(encoding="utf-8")
+    deletions = re.findall(r"\{--(.*?)--\}", critic, re.S)
+    assert deletions and not any("\n" in d for d in deletions)
+    # Every line of the article that is not a table row is its own paragraph.
+    prose = [line for line in article.splitlines() if line.strip() and not line.lstrip().startswith("|")]
+    paragraphs = [p for p in critic.split("\n\n") if p.strip()]
+    assert len(paragraphs) >= len(prose) - len(deletions)
+    assert ("\n\n\n" in critic) == ("\n\n\n" in article)   # a blank line already there is not doubled
+    first, second = article.splitlines()[:2]
+    assert critic.startswith(f"{first}\n\n")
