@@ -37,7 +37,7 @@ from pathlib import Path
 from .emit import Edit, context_diff, plan_edits, splice
 from .errors import ApplyError, OutputError
 from .loader import atomic_write, decode, sha256_bytes
-from .models import REPLACE, Proposal, line_col
+from .models import NEEDS_HUMAN, REPLACE, Proposal, line_col
 from .record import Run, find_article, load_report
 from .review import REVIEWER_LABEL, Decisions
 from .terminal import printable
@@ -57,6 +57,7 @@ class ApplyResult:
     branch: str | None = None
     wrote: bool = False                                      # the file in the checkout was written
     resumed: bool = False    # the article already held these changes: an earlier apply was interrupted
+    after_apply: bool = False   # ... or a plain apply wrote them, and this --commit commits them
 
     def word_diff(self) -> list[str]:
         """One line per applied change: where, and its words before and after (safe for a terminal)."""
@@ -81,7 +82,8 @@ def _paragraph(run: Run, edit: Edit, p: Proposal, edited: bool) -> str:
     f = run.findings[p.finding_id]
     how = REVIEWER_LABEL if edited else f"{p.status}, confidence {p.confidence:.2f}"
     head = f"{edit.change_id} ({f.kind}, line {f.line}; {how}): {_what(edit)}"
-    body = p.rationale + (" Replacement edited by the reviewer." if edited else "")
+    typed = " Text typed by the reviewer to fill the gap." if p.status == NEEDS_HUMAN else " Replacement edited by the reviewer."
+    body = p.rationale + (typed if edited else "")
     return "\n".join([head] + textwrap.wrap(" ".join(body.split()), 72))
 
 
@@ -366,6 +368,7 @@ def apply(out_dir: Path, *, commit: bool = False, branch: str | None = None,
         return commit_message(run, path.name, of, edited, sources, reviewed_by)
 
     if now is not None:
+        result.after_apply = bool(decisions.applied)
         return _finish_interrupted(result, decisions, commit, message(items))
     if branch:
         versions = [(article.encode(splice(article.text, [(e.start, e.end, e.new) for e in plan.edits[:i]])),

@@ -434,6 +434,8 @@ def apply_command(out_dir, commit, branch, dry_run):
         warn(printable(f"{change_id}: its proposal changed since you decided; review it again"))
     if not result.edits:
         status(printable(f"nothing to apply: no accepted change in {out_dir / 'decisions.json'}"))
+    elif result.after_apply and result.commits:
+        status(printable(f"committed what an earlier apply wrote to {result.name}: {result.commits[0][:12]}"))
     elif result.resumed:
         done = f"committed in {result.commits[0][:12]}" if result.commits else "recorded in decisions.json"
         status(printable(f"{result.name} already held exactly the accepted changes (an earlier apply was "

@@ -42,17 +42,17 @@ def marked(line: str):
     return text
 
 
-def review_printer():
+def review_printer(console=None):
     """``show(line)`` for the terminal review: escaped, coloured on a terminal (rich honours
     ``NO_COLOR`` and plain pipes), wrapped at word boundaries to the terminal's width. A change
     marker sticks to its words (``[-old``, ``new+}``), so no marker is ever split."""
     from rich.console import Console
-    console = Console(highlight=False)
+    console = console or Console(highlight=False)
 
     def show(line: str) -> None:
         safe = printable(line)
         if not console.is_terminal:
-            sys.stdout.write(safe + "\n")
+            console.file.write(safe + "\n")
             return
         console.print(marked(safe), overflow="fold", no_wrap=False)
     return show

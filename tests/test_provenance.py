@@ -49,6 +49,8 @@ def test_commit_after_a_plain_apply_commits_with_provenance_and_whole_trailers(t
     written = (root / "articles" / SEED.name).read_bytes()
     result = CliRunner().invoke(cli, ["apply", str(out_dir), "--commit"])
     assert result.exit_code == 0, result.output
+    head = git(root, "rev-parse", "HEAD").strip()
+    assert f"committed what an earlier apply wrote to articles/{SEED.name}: {head[:12]}" in result.stderr
     assert git(root, "status", "--porcelain", "--", "articles") == ""
     assert git(root, "cat-file", "blob", f"HEAD:articles/{SEED.name}").encode() == written
     message = git(root, "log", "-1", "--format=%B")
@@ -56,6 +58,7 @@ def test_commit_after_a_plain_apply_commits_with_provenance_and_whole_trailers(t
     assert f"Rewriter-Text: {FIGURE}" in message          # the whole value, not cut short
     assert "Source: https://www.insee.fr/fr/statistiques/1" in message
     assert "Rewriter-Provenance: edited by the reviewer, not verified" in message
+    assert "Text typed by the reviewer to fill the gap." in " ".join(message.split())
     name, email = git(root, "config", "user.name").strip(), git(root, "config", "user.email").strip()
     assert f"Reviewed-by: {name} <{email}>" in message
     model = json.loads((out_dir / "report.json").read_text(encoding="utf-8"))["usage"]["model"]

@@ -4,6 +4,7 @@ answers, what is already decided, earlier decisions under --redo, colour that su
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import stat
 
@@ -115,3 +116,23 @@ def test_editor_is_run_on_a_temporary_file(tmp_path, monkeypatch):
     assert edit("[DONNÉES NÉCESSAIRES]") == "sept virgule trois"
     monkeypatch.delenv("EDITOR")
     assert text_editor() is None   # then the review asks on one line (readline on a terminal)
+
+
+def test_lines_wrap_at_words_and_never_split_a_change_marker():
+    import io
+
+    from rich.console import Console
+
+    from rewriter.terminal import review_printer
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=True, width=40, color_system="standard", highlight=False)
+    line = ("line 4: Le 23 mars 2023, la start-up parisienne Mistral AI a dévoilé Mixtral, un modèle doté "
+            "de [-douze-]{+46,7+} milliards de paramètres, une étape importante pour l’IA européenne")
+    review_printer(console)(line)
+    raw = buffer.getvalue()
+    assert "\x1b[" in raw                                  # coloured on a terminal
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", raw)
+    rows = plain.rstrip("\n").split("\n")
+    assert len(rows) > 3 and all(len(row) <= 40 for row in rows)
+    assert [w for row in rows for w in row.split()] == line.split()   # no word cut in two
+    assert any("[-douze-]{+46,7+}" in row for row in rows)
