@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable
 from . import __version__
 from .models import LineIndex
 
-TOOL, TOOL_URL = "rewriter", "https://github.com/rewriter/rewriter"
+TOOL = "rewriter"   # no home page is named: the project publishes none yet
 TextOf = Callable[[str], str]
 
 
@@ -86,7 +86,7 @@ def rd_diagnostic(path: str, columns: Columns, f: dict[str, Any], severity: str,
 
 
 def rd_result(diagnostics: list[dict[str, Any]]) -> str:
-    return json.dumps({"source": {"name": TOOL, "url": TOOL_URL}, "diagnostics": diagnostics},
+    return json.dumps({"source": {"name": TOOL}, "diagnostics": diagnostics},
                       ensure_ascii=False)
 
 
@@ -110,8 +110,7 @@ def sarif(report: dict[str, Any], blocking: frozenset[str], text_of: TextOf) -> 
             columns[path] = Columns(text_of(path))
         rule = f"{f['kind']}/{f['subtype']}"
         rules.setdefault(rule, {"id": rule, "name": rule.replace("/", "_"),
-                                "shortDescription": {"text": f"{f['kind'].replace('_', ' ')}: {f['subtype']}"},
-                                "helpUri": TOOL_URL})
+                                "shortDescription": {"text": f"{f['kind'].replace('_', ' ')}: {f['subtype']}"}})
         (sl, sc), (el, ec) = columns[path].utf16(f["start"]), columns[path].utf16(f["end"])
         results.append({
             "ruleId": rule, "ruleIndex": list(rules).index(rule),
@@ -123,14 +122,21 @@ def sarif(report: dict[str, Any], blocking: frozenset[str], text_of: TextOf) -> 
                            "snippet": {"text": f["text"]}}}}],
             "partialFingerprints": {"rewriterFinding/v1": f["id"]}})
     log = {"$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0",
-           "runs": [{"tool": {"driver": {"name": TOOL, "version": __version__, "informationUri": TOOL_URL,
-                                         "rules": list(rules.values())}},
+           "runs": [{"tool": {"driver": {"name": TOOL, "version": __version__, "rules": list(rules.values())}},
                      "columnKind": "utf16CodeUnits", "results": results}]}
     return json.dumps(log, ensure_ascii=False)
 
 
 def _uri(path: str) -> str:
+    """A URI relative to the checkout (``%SRCROOT%``: where CI runs check), as code scanning wants."""
+    import os
     from urllib.parse import quote
+    if os.path.isabs(path):
+        try:
+            relative = os.path.relpath(path)
+        except ValueError:   # another drive on Windows
+            relative = path
+        path = path if relative.startswith("..") else relative
     return quote(path.replace("\\", "/").removeprefix("./"))
 
 

@@ -139,3 +139,11 @@ def test_run_rdjson_gives_proposals_as_suggestions(tmp_path, monkeypatch):
             span = lines[start["line"] - 1][start["column"] - 1:end["column"] - 1].decode("utf-8")
             assert any(f["text"] == span for f in report["findings"])
     assert f"next: rewriter review out/{SEEDS[0].stem}" in result.stderr
+
+
+def test_sarif_uris_are_relative_to_where_check_runs(article, monkeypatch):
+    monkeypatch.chdir(article.parent)
+    for given in (str(article), article.name):
+        log = json.loads(check(given, "--format", "sarif")[1])
+        uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in log["runs"][0]["results"]}
+        assert uris == {"a.txt"}
