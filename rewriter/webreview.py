@@ -142,7 +142,7 @@ def _card(n: int, view: ArticleView, p: Proposal, interactive: bool, base: str, 
     if f is not None and new is not None:   # a gap still open is shown in the text, in yellow
         lines.append(f'<div class="diff">{_e(word_diff(f.text, new))}</div>')
     if entry and entry.get("replacement") is not None:
-        url = entry.get("source_url")
+        url = entry.get("source")
         given = (f'<a href="{_e(url)}" rel="noreferrer noopener" target="_blank">{_e(url)}</a>' if url and _href(url)
                  else _e(url or ""))
         lines.append('<div class="own">typed by the reviewer, not verified'
@@ -157,7 +157,7 @@ def _card(n: int, view: ArticleView, p: Proposal, interactive: bool, base: str, 
     if decidable:
         proposed = "" if fillable(p) or p.action == DELETE else p.replacement
         current = entry["replacement"] if entry and entry["replacement"] is not None else proposed
-        url = (entry or {}).get("source_url", "")
+        url = (entry or {}).get("source", "")
         buttons = ([] if fillable(p) else ['<button type="button" class="accept" data-do="accept">Accept <kbd>y</kbd></button>',
                                            '<button type="button" class="reject" data-do="reject">Reject <kbd>n</kbd></button>'])
         buttons.append(f'<button type="button" class="edit" data-do="edit">{"Fill" if fillable(p) else "Edit"} <kbd>e</kbd></button>')
@@ -353,7 +353,7 @@ class ReviewServer(ThreadingHTTPServer):
                         raise Refused(HTTPStatus.BAD_REQUEST, "type the text to put in its place first")
                     proposed = "" if p.action == DELETE else p.replacement
                     own = None if text == proposed and not url and not fillable(p) else text
-                    decisions.record(p.id, ACCEPT, own, source_url=url or None)
+                    decisions.record(p.id, ACCEPT, own, source=url or None)
                 else:
                     raise Refused(HTTPStatus.BAD_REQUEST, f"unknown action {what!r}")
             return render_article(ArticleView.load(index, self.out_dirs[index]), interactive=True,

@@ -115,7 +115,7 @@ def test_decisions_follow_the_terminal_rules(runs):
         validate(data, "decisions")
         assert data["decisions"][replace.id]["decision"] == "reject"
         assert data["decisions"][gap.id] == dict(data["decisions"][gap.id], decision="accept", replacement="1,8 billion",
-                                                 action="needs_human", by="reviewer", source_url="https://ex.org/a")
+                                                 action="needs_human", by="reviewer", source="https://ex.org/a")
 
         # The article changed since the run: the page says so and takes no decision.
         article = seed.parent.parent / "articles" / f"{SEED}.txt"

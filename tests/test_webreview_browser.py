@@ -147,7 +147,7 @@ def test_a_whole_review_of_seed_000_in_chromium(browser, tmp_path, monkeypatch):
     saved = json.loads((seed / "decisions.json").read_text(encoding="utf-8"))["decisions"]
     assert saved[replaces[1]]["replacement"] == EDITED and saved[replaces[1]]["by"] == "reviewer"
     assert saved[gaps[0]] == dict(saved[gaps[0]], decision="accept", replacement=FILLED, action="needs_human",
-                                  by="reviewer", source_url=SOURCE)
+                                  by="reviewer", source=SOURCE)
     assert saved[replaces[0]]["replacement"] is None and "by" not in saved[replaces[0]]
 
     before = load(article)
