@@ -411,8 +411,9 @@ def review(out_dir, accept, reject, redo, more_dirs, web, no_open):
     when set), a / d accept / reject the rest of this kind, s skip, q quit,
     ? help; uppercase works too. Then the gaps left for a human (a missing
     figure, a source): e types your text, recorded as yours, not verified.
-    Colour unless NO_COLOR is set or stdout is not a terminal. Every answer is saved at once to OUT/STEM/decisions.json (Ctrl-C or SIGTERM
-    loses none); a second review asks only about undecided changes. Control
+    Colour unless NO_COLOR is set or stdout is not a terminal. Every answer
+    is saved at once to OUT/STEM/decisions.json (Ctrl-C or SIGTERM loses
+    none); a second review asks only about undecided changes. Control
     characters in the text shown are escaped. Then: `rewriter apply OUT/STEM`.
 
     With --web, the same decisions are taken on a page (the URL, with its
