@@ -508,19 +508,30 @@ def check(paths, fmt, encoding):
       1  a placeholder, dangling citation or artifact remains (gate a commit on it)
       2  usage or input error; the other files are still checked and reported
     """
-    import json
-
-    from .check import check_paths, exit_status, format_text
+    from .check import Gate, check_files, json_pieces, text_lines
     from .console import out, warn
+    from .loader import discover
 
-    report = check_paths(paths or ["articles"], encoding)
-    if not report["articles"]:
+    files = discover(list(paths or ["articles"]))
+    if not files:
         raise click.UsageError(f"no .txt, .md or .markdown file in {', '.join(paths or ['articles'])}")
-    for article in report["articles"]:
+
+    def warned(article):
         if article["error"]:
             warn(article["error"])
-    out(json.dumps(report, ensure_ascii=False) if fmt == "json" else format_text(report))
-    click.get_current_context().exit(exit_status(report))
+        return article
+
+    # Written article by article: memory stays flat however many files there are.
+    gate = Gate()
+    articles = gate.watch(map(warned, check_files(files, encoding)))
+    if fmt == "json":
+        for piece in json_pieces(articles):
+            out(piece, nl=False)
+        out()
+    else:
+        for line in text_lines(articles):
+            out(line)
+    click.get_current_context().exit(gate.status)
 
 
 def main():
