@@ -31,8 +31,10 @@ def measure(folder: Path, fmt: str, output: Path) -> tuple[float, float, int]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     with output.open("wb") as sink:
         start = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "rewriter.cli", "check", "--format", fmt, str(folder)],
-                                cwd=REPO, env=env, stdout=sink, stderr=subprocess.DEVNULL)
+        # Run from the folder's parent with a relative path, so the output (paths included) is the
+        # same from run to run and its digest compares one checkout's with another's.
+        proc = subprocess.Popen([sys.executable, "-m", "rewriter.cli", "check", "--format", fmt, folder.name],
+                                cwd=folder.parent, env=env, stdout=sink, stderr=subprocess.DEVNULL)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -56,7 +58,7 @@ def main() -> int:
         files = args.copies * len(seeds)
         print(f"rewriter check over {files:,} files ({sum(p.stat().st_size for p in folder.iterdir()) / 1e6:.1f} MB)")
         for fmt in args.formats.split(","):
-            output = Path(tmp) / f"out.{fmt}"
+            output = Path(tmp) / f"out.{fmt}"   # beside the articles folder, not in it
             peak, wall, status = measure(folder, fmt, output)
             digest = hashlib.sha256(output.read_bytes()).hexdigest()[:16]
             ok = peak < TARGET_MIB
