@@ -244,3 +244,45 @@ def test_disjoint_spans_answer_as_the_quadratic_test_did(edits, queries):
             quadratic.append((start, end))
             fast.add(start, end)
 
+
+
+@pytest.mark.parametrize("server", ["fake_llm", "fake_search"])
+def test_the_fakes_queue_64_connections_before_accepting_one(server):
+    # socketserver's backlog of 5 made the kernel drop connections beyond it while the server was
+    # busy (-j 64); the fakes' servers queue 128. Nothing accepts here: the backlog alone holds them.
+    import importlib
+    import socket
+    from http.server import BaseHTTPRequestHandler
+    module = importlib.import_module(f"tests.{server}")
+    listening = module.LoopbackServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    clients = []
+    try:
+        for _ in range(64):
+            clients.append(socket.create_connection(listening.server_address[:2], timeout=3))
+    finally:
+        for c in clients:
+            c.close()
+        listening.server_close()
+    assert len(clients) == 64
+
+
+def test_the_fake_answers_without_waiting_for_nagle():
+    # Headers and body are two sends; without TCP_NODELAY the body waits for a delayed ACK.
+    import socket
+    from tests import fake_llm, fake_search
+    with FakeLLM() as fake:
+        handler = fake._server.RequestHandlerClass
+        seen = []
+        original = handler.setup
+
+        def setup(self):
+            original(self)
+            seen.append(self.connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        handler.setup = setup
+        try:
+            import urllib.request
+            urllib.request.urlopen(fake.base_url + "/models", timeout=5).read()
+        finally:
+            handler.setup = original
+    assert seen and all(seen)
+    assert fake_search._Handler.disable_nagle_algorithm and fake_llm._Handler.disable_nagle_algorithm
