@@ -150,6 +150,17 @@ def write_summary(out_root: Path, result: BatchResult) -> Path:
     return path
 
 
+def longest_first(paths: list[Path]) -> list[Path]:
+    """The order articles start in: the largest files first (ties in the given order), so the last
+    wave is made of short articles and no worker sits idle while one long article finishes."""
+    def size(path: Path) -> int:
+        try:
+            return path.stat().st_size
+        except OSError:
+            return 0      # run_article reports the error
+    return sorted(paths, key=size, reverse=True)
+
+
 def run_batch(folder: str | Path, settings: Settings, options: RunOptions, *, concurrency: int = 4,
               on_start: Callable[[int], None] | None = None,
               on_done: Callable[[ArticleOutcome], None] | None = None) -> BatchResult:
@@ -177,12 +188,16 @@ def run_batch(folder: str | Path, settings: Settings, options: RunOptions, *, co
     start = time.perf_counter()
     outcomes: dict[Path, ArticleOutcome] = {}
     pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="rewriter")
+    # The chunks of long articles share one pool of the same size, so they never multiply the
+    # requests in flight beyond twice --concurrency; its tasks wait on nothing, so no deadlock.
+    chunk_pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="rewriter-chunk")
     stop = threading.Event()   # no article starts once set: a fatal error or an interrupt
 
     def work(path: Path) -> ArticleOutcome | None:
         if stop.is_set():
             return None
-        outcome = _outcome(path, lambda: run_article(path, settings, options, llm=llm, out_name=names[path]))
+        outcome = _outcome(path, lambda: run_article(path, settings, options, llm=llm, out_name=names[path],
+                                                     chunk_pool=chunk_pool))
         if outcome is not None and outcome.fatal:
             stop.set()
         return outcome
@@ -215,7 +230,7 @@ def run_batch(folder: str | Path, settings: Settings, options: RunOptions, *, co
 
     with _signals_interrupt():
         try:
-            for path in paths:
+            for path in longest_first(paths):
                 futures[path] = pool.submit(work, path)
             path_of = {future: path for path, future in futures.items()}
             for future in as_completed(path_of):
@@ -241,6 +256,7 @@ def run_batch(folder: str | Path, settings: Settings, options: RunOptions, *, co
         finally:
             # Articles in flight finish their current request (its reply lands in the cache).
             pool.shutdown(wait=True, cancel_futures=True)
+            chunk_pool.shutdown(wait=True)
             if llm is not None:
                 llm.close()
             result, not_run = result_so_far()

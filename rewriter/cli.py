@@ -236,7 +236,7 @@ def next_step(out_dir) -> str:
 @cli.command()
 @click.argument("folder", default="articles", type=click.Path(exists=True, file_okay=False))
 @click.option("--concurrency", "-j", default=4, show_default=True, type=click.IntRange(1, 64),
-              help="Articles processed at once.")
+              help="Articles processed at once, largest first (long articles' chunks share as many more).")
 @click.option("--rps", "requests_per_second", default=0.0, show_default=True, type=click.FloatRange(0),
               help="At most this many requests per second, all workers together (0: no limit).")
 @click.option("--tpm", "tokens_per_minute", default=0, show_default=True, type=click.IntRange(0),
@@ -616,15 +616,26 @@ def check(paths, fmt, blocking, encoding):
          citation or artifact; see --fail-on): gate a commit on it
       2  usage or input error; the other files are still checked and reported
     """
-    from .check import FORMATS, check_paths, exit_status, text_reader
+    from .check import FORMATS, STREAMED, Gate, check_files, exit_status, text_reader
     from .console import out, warn
+    from .loader import discover
 
-    report = check_paths(paths or ["articles"], encoding, blocking)
-    if not report["articles"]:
+    files = discover(list(paths or ["articles"]))
+    if not files:
         raise click.UsageError(f"no .txt, .md or .markdown file in {', '.join(paths or ['articles'])}")
-    for article in report["articles"]:
+
+    def warned(article):
         if article["error"]:
             warn(article["error"])
+        return article
+
+    if fmt in STREAMED:
+        # Written article by article: memory stays flat however many files there are.
+        gate = Gate(blocking)
+        for piece in STREAMED[fmt](gate.watch(map(warned, check_files(files, encoding, blocking))), blocking):
+            out(piece, nl=False)
+        click.get_current_context().exit(gate.status)
+    report = {"articles": [warned(a) for a in check_files(files, encoding, blocking)]}
     out(FORMATS[fmt](report, blocking, text_reader(encoding)))
     click.get_current_context().exit(exit_status(report, blocking))
 

@@ -18,7 +18,7 @@ import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import Iterable, NamedTuple
 
 from .loader import Article, atomic_write, atomic_write_text
 from .models import DELETE, FAILED, KEEP, LINE_BREAK, NEEDS_HUMAN, Finding, Proposal
@@ -431,12 +431,14 @@ def critic_markup(text: str, findings: dict[str, Finding], proposals: list[Propo
             body = "{~~" + edit.old + "~>" + edit.new + "~~}"
         marks.append((start, end, body + _comment(p)))
     notes = {NEEDS_HUMAN: "left for a human: ", KEEP: "kept: ", FAILED: "no correction: "}
+    taken = DisjointSpans((s, e) for s, e, _ in marks)
     for p in proposals:
         f = findings.get(p.finding_id)
         if p.changes_text or f is None or f.start == f.end or text[f.start:f.end] != f.text:
             continue
-        if any(s < f.end and f.start < e for s, e, _ in marks):
+        if taken.overlaps(f.start, f.end):
             continue
+        taken.add(f.start, f.end)
         note = notes.get(p.status if p.status == FAILED else p.action, "")
         marks.append((f.start, f.end, "{==" + f.text + "==}" + _comment(p, note)))
     return splice(text, marks + _paragraph_breaks(text, marks))
@@ -461,6 +463,30 @@ def _paragraph_breaks(text: str, marks: list[tuple[int, int, str]]) -> list[tupl
             continue
         out.append((b, e, m.group() * 2))
     return out
+
+
+class DisjointSpans:
+    """Spans no two of which overlap (``s1 < e2 and s2 < e1``), sorted, for overlap tests in
+    O(log n) rather than against every span so far. Empty spans (insertions) may be among them.
+
+    Sorted by start, such spans also have non-decreasing ends, so the spans ending after ``start``
+    are a suffix, and the first of them has the smallest start: one bisection answers.
+    """
+
+    def __init__(self, spans: Iterable[tuple[int, int]] = ()) -> None:
+        self._spans: list[tuple[int, int]] = sorted(spans)
+        self._ends = [e for _, e in self._spans]
+
+    def overlaps(self, start: int, end: int) -> bool:
+        """Whether some span ``(s, e)`` has ``s < end and start < e``."""
+        i = bisect.bisect_right(self._ends, start)
+        return i < len(self._spans) and self._spans[i][0] < end
+
+    def add(self, start: int, end: int) -> None:
+        """Add a span that overlaps none of them (test with :meth:`overlaps` first)."""
+        i = bisect.bisect_left(self._spans, (start, end))
+        self._spans.insert(i, (start, end))
+        self._ends.insert(i, end)
 
 
 def _fence(body: str) -> str:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 import time
+from concurrent.futures import Executor, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -20,6 +22,9 @@ from .text import chunks, language, stated_date
 
 # Articles up to this many words go to the model in one piece: two requests in all.
 MAX_CHUNK_WORDS = 3000
+# Chunks of one long article asked at once by `rewriter run` (batch uses its --concurrency):
+# a 100,000-word article has 34, whose corrections replies take seconds each.
+CHUNK_WORKERS = 32
 
 
 @dataclass
@@ -68,7 +73,8 @@ def repo_relative(path: Path) -> str:
 
 
 def run_article(path: str | Path, settings: Settings, options: RunOptions | None = None,
-                llm=None, on_stage: Callable[[str], None] | None = None, out_name: str | None = None) -> RunResult:
+                llm=None, on_stage: Callable[[str], None] | None = None, out_name: str | None = None,
+                chunk_pool: Executor | None = None) -> RunResult:
     """Run every stage on one article and write ``out/<stem>/`` (or ``out/<out_name>/``).
 
     The folder's name comes from :func:`rewriter.outdirs.output_name` (batch passes
@@ -76,45 +82,100 @@ def run_article(path: str | Path, settings: Settings, options: RunOptions | None
 
     ``llm`` may be shared (batch). A key, model or server error that every later request would
     meet too is raised; any other failure of a model stage is recorded in the report.
+
+    An article longer than one chunk has its chunks asked in parallel: on ``chunk_pool`` (batch
+    shares one among its workers, so the chunks of long articles never multiply its concurrency),
+    else on a pool of :data:`CHUNK_WORKERS` threads of its own. Results are taken in chunk order,
+    so the report is the same as if the chunks had been asked one after another.
     """
     options = options or RunOptions()
     if llm is None and settings.model_enabled:
         from .client import build_client
         with build_client(settings) as own:
-            return _run(path, settings, options, own, on_stage, out_name)
-    return _run(path, settings, options, llm, on_stage, out_name)
+            return _run(path, settings, options, own, on_stage, out_name, chunk_pool)
+    return _run(path, settings, options, llm, on_stage, out_name, chunk_pool)
 
 
-def _run(path, settings: Settings, options: RunOptions, llm, on_stage, out_name) -> RunResult:
+def in_chunk_order(fn: Callable[[Any], Any], items: list, pool: Executor | None) -> list:
+    """``[fn(item) for item in items]``, run on ``pool`` when there is more than one item.
+
+    The first exception (in item order) is raised once every item has finished or been cancelled,
+    so no request is left running behind the caller's back.
+    """
+    if pool is None or len(items) < 2:
+        return [fn(item) for item in items]
+    futures = [pool.submit(fn, item) for item in items]
+    try:
+        return [future.result() for future in futures]
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        wait(futures)
+        raise
+
+
+class _OneAtATime:
+    """The article's evidence as the corrections stage reads it, one chunk's thread at a time: its
+    snippet index is built on first use and records what was offered. Picking snippets is local
+    work, so the lock costs nothing the GIL would not; the requests still go in parallel."""
+
+    def __init__(self, evidence) -> None:
+        self._evidence = evidence
+        self._lock = threading.Lock()
+
+    def snippets_for(self, *args, **kwargs):
+        with self._lock:
+            return self._evidence.snippets_for(*args, **kwargs)
+
+    def origin(self, *args, **kwargs):
+        with self._lock:
+            return self._evidence.origin(*args, **kwargs)
+
+
+def _run(path, settings: Settings, options: RunOptions, llm, on_stage, out_name, chunk_pool) -> RunResult:
     article = load(path, options.encoding)
-    stage = _Stages(on_stage)
-    text = article.text
+    out_dir = options.out_root / (out_name or output_name(article.path))
+    check_inside(options.out_root, out_dir)
+    spans = chunks(article.text, MAX_CHUNK_WORDS)
+    own_pool = None
+    if settings.model_enabled and chunk_pool is None and len(spans) > 1:
+        chunk_pool = own_pool = ThreadPoolExecutor(max_workers=min(CHUNK_WORKERS, len(spans)),
+                                                   thread_name_prefix="rewriter-chunk")
+    try:
+        return _stages(article, settings, options, llm, _Stages(on_stage), out_dir, spans, chunk_pool)
+    finally:
+        if own_pool is not None:
+            own_pool.shutdown(wait=True, cancel_futures=True)
 
+
+def _stages(article: Article, settings: Settings, options: RunOptions, llm, stage: _Stages, out_dir: Path,
+            spans: list[tuple[int, int]], chunk_pool: Executor | None) -> RunResult:
+    text = article.text
+    online = settings.model_enabled
     with stage("detect"):
         detection = detect.detect(text)
     findings: list[Finding] = list(detection.findings)
     ctx = claims.ArticleContext(today=(options.today or dt.date.today()).isoformat(),
                                 language=language(text), date=stated_date(text))
-    out_dir = options.out_root / (out_name or output_name(article.path))
-    check_inside(options.out_root, out_dir)
     calls: list = []
     errors: list[dict[str, str]] = []
     claim_findings: list[Finding] = []
     plan: list = []
-    online = settings.model_enabled
-
-    spans = chunks(text, MAX_CHUNK_WORDS)
     if online:
         with stage("claims"):
+            # Chunks are disjoint and a claim lies inside its chunk, so no chunk's claims can
+            # overlap another's: each chunk needs only the detector findings as ``taken``.
             taken = [(f.start, f.end) for f in findings]
             gaps = [f for f in findings if f.kind in claims.GAP_KINDS]
-            for chunk in spans:
+
+            def claims_of(chunk):
                 in_chunk = [g for g in gaps if chunk[0] <= g.start < chunk[1]]
-                result = claims.find_claims(llm, text, chunk, ctx, taken, in_chunk)
+                return claims.find_claims(llm, text, chunk, ctx, taken, in_chunk)
+
+            for result in in_chunk_order(claims_of, spans, chunk_pool):
                 calls += result.calls
                 claim_findings += result.claims
                 plan += result.plan
-                taken += [(c.start, c.end) for c in result.claims]
                 if result.error:
                     errors.append({"stage": "claims", "message": result.error})
 
@@ -135,10 +196,14 @@ def _run(path, settings: Settings, options: RunOptions, llm, on_stage, out_name)
     offered: dict[str, list[str]] = {}
     with stage("corrections"):
         if online:
-            for chunk in spans:
+            shared = _OneAtATime(gathered) if chunk_pool is not None and len(spans) > 1 else gathered
+
+            def proposals_of(chunk):
                 in_chunk = [f for f in everything if chunk[0] <= f.start < chunk[1]]
-                result = corrections.propose(llm, text, chunk, in_chunk, ctx, gathered,
-                                             evidence_tokens=options.evidence_tokens, terms=terms)
+                return corrections.propose(llm, text, chunk, in_chunk, ctx, shared,
+                                           evidence_tokens=options.evidence_tokens, terms=terms)
+
+            for result in in_chunk_order(proposals_of, spans, chunk_pool):
                 offered.update(result.offered)
                 calls += result.calls
                 proposals += result.proposals

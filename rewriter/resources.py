@@ -52,8 +52,16 @@ def schema_errors(instance: Any, name: str, limit: int = 10) -> list[str]:
 
 def errors_against(instance: Any, schema: dict[str, Any], limit: int = 10) -> list[str]:
     """The same, against a schema given as a dict (e.g. one a caller built)."""
+    return _errors(_validator_of(json.dumps(schema, sort_keys=True)), instance, limit)
+
+
+@functools.lru_cache(maxsize=256)
+def _validator_of(schema_text: str) -> jsonschema.protocols.Validator:
+    """One validator per schema, built from its canonical text (so a caller changing its dict
+    afterwards cannot change a cached validator): building one cost more than most checks."""
+    schema = json.loads(schema_text)
     cls = jsonschema.validators.validator_for(schema)
-    return _errors(cls(schema, format_checker=cls.FORMAT_CHECKER), instance, limit)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
 
 
 def validate(instance: Any, name: str) -> None:

@@ -12,6 +12,7 @@ review's rules: an article changed since its run takes no decision.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import secrets
@@ -288,7 +289,9 @@ def static_page(article: Article, findings: dict[str, Finding], proposals: list[
     hand (no report read back); its evidence links are relative to the run's folder."""
     run = Run(Path(out_dir), {"article": {"path": repo_path}}, findings,
               sorted(proposals, key=lambda p: proposal_position(findings, p)))
-    return render_page([ArticleView(0, run, article.text, "", None)])
+    # A file, not a page served: the same run writes the same bytes (its nonce comes from what it shows).
+    nonce = hashlib.sha256(article.sha256.encode() + repr([p.to_dict() for p in proposals]).encode()).hexdigest()[:22]
+    return render_page([ArticleView(0, run, article.text, "", None)], nonce=nonce)
 
 
 # --- the server ------------------------------------------------------------------

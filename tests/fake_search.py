@@ -108,6 +108,14 @@ class Request:
 Answer = tuple[int, str, bytes]    # status, content type, body
 
 
+class LoopbackServer(ThreadingHTTPServer):
+    """As in tests.fake_llm (not imported: this module runs without pytest): a listen backlog of
+    128 rather than 5, which refuses connections under load."""
+
+    request_queue_size = 128
+    daemon_threads = True
+
+
 class _Fake:
     """A threaded HTTP server on 127.0.0.1 that records requests and serves queued faults per route."""
 
@@ -119,8 +127,7 @@ class _Fake:
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
         self._lock = threading.Lock()
         self._closing = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
-        self._server.daemon_threads = True
+        self._server = LoopbackServer(("127.0.0.1", port), _Handler)
         self._server.fake = self
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
                                         name=self.name, daemon=True)
@@ -174,6 +181,7 @@ class _Fake:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True   # see tests.fake_llm: headers and body are two sends
 
     def log_message(self, *args):
         pass

@@ -76,15 +76,17 @@ def test_a_bad_article_is_named_and_the_others_complete(folder, tmp_path):
 
 
 def test_a_failing_call_fails_its_article_only(folder, tmp_path):
-    # The first request of the run (one article's claims) is refused for good (HTTP 400).
+    # The first request of the run (the longest article's claims) is refused for good (HTTP 400).
     with FakeLLM(responder=editor()) as fake:
         fake.enqueue(Fault.http(400, {"message": "bad request"}))
         result = batch_cli(fake, folder, tmp_path / "out", "-j", "1")
     assert result.exit_code == 1
     summary = read_summary(tmp_path / "out")
-    assert len(summary["failed"]) == 1 and "HTTP 400" in summary["articles"][0]["error"]
-    assert all(a["ok"] for a in summary["articles"][1:])
-    assert (tmp_path / "out" / SEEDS[0].stem / "report.json").exists()   # the failed one still has its report
+    longest = max(SEEDS, key=lambda p: p.stat().st_size)
+    failed = [a for a in summary["articles"] if not a["ok"]]
+    assert len(summary["failed"]) == 1 and "HTTP 400" in failed[0]["error"]
+    assert Path(failed[0]["path"]).name == longest.name
+    assert (tmp_path / "out" / longest.stem / "report.json").exists()   # the failed one still has its report
 
 
 def test_a_burst_of_429s_pauses_everyone_and_every_article_completes(folder, tmp_path):
@@ -164,7 +166,10 @@ def test_a_rejected_key_stops_the_batch_instead_of_failing_every_article(folder,
     assert requests == 1                                   # one 401, then nothing more is sent
     summary = read_summary(tmp_path / "out")
     assert len(summary["failed"]) == len(SEEDS)
-    first, *rest = summary["articles"]
+    # The first article to start is the longest one.
+    longest = max(SEEDS, key=lambda p: p.stat().st_size).name
+    [first] = [a for a in summary["articles"] if Path(a["path"]).name == longest]
+    rest = [a for a in summary["articles"] if a is not first]
     assert first["fatal"] and "API key rejected" in first["error"]
     assert all("not run; the batch stopped after" in a["error"] for a in rest)
     assert "sk-wrong" not in result.output

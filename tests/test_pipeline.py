@@ -184,7 +184,9 @@ def test_a_long_article_is_chunked_and_each_chunk_costs_two_requests(tmp_path):
     report = read_report(tmp_path / "out", "long")
     assert len(report["claims"]) == 2 and len(report["findings"]) == 2
     # each corrections request lists only the findings of its own chunk, and carries only that chunk
-    for body, marker in zip(bodies[2:], ("[DONNÉES NÉCESSAIRES]", "[TBD]")):
+    # (the chunks are asked in parallel: in either order)
+    corrections = sorted(bodies[2:], key=lambda b: "[TBD]" in b["messages"][0]["content"])
+    for body, marker in zip(corrections, ("[DONNÉES NÉCESSAIRES]", "[TBD]")):
         prompt = body["messages"][0]["content"]
         listed = prompt[prompt.index("<<<FINDINGS"):prompt.index("FINDINGS>>>")]
         assert marker in listed and listed.count('"id"') == 2
