@@ -348,7 +348,7 @@ def eval_command(gold_dir, articles, models, price_in, price_out, fmt, out_root,
 @click.argument("out_dir", metavar="OUT/STEM", type=click.Path(exists=True, file_okay=False))
 @click.option("--accept", default=None, metavar="STATUS[,STATUS...]|all", callback=_accept_statuses,
               help="Accept without asking the changes of these statuses (verified, copyedit, cleanup, "
-                   "needs_review; e.g. verified,copyedit,cleanup), or all of them.")
+                   "reformat, needs_review; e.g. verified,copyedit,cleanup), or all of them.")
 @click.option("--reject", type=click.Choice(["all"]), default=None,
               help="Reject without asking every change not accepted (with --accept: all the rest).")
 @click.option("--redo", is_flag=True, help="Ask again about changes already decided.")

@@ -17,7 +17,7 @@ from typing import Any, Callable
 from .emit import context_diff, word_diff
 from .errors import InputError, OutputError, RewriterError
 from .loader import atomic_write_text, sha256_bytes
-from .models import CLEANUP, COPYEDIT, DELETE, FAILED, KEEP, NEEDS_REVIEW, VERIFIED, Proposal
+from .models import CLEANUP, COPYEDIT, DELETE, FAILED, KEEP, NEEDS_REVIEW, REFORMAT, VERIFIED, Proposal
 from .record import Run, find_article, load_report, read_json_record
 from .resources import schema_errors
 
@@ -25,7 +25,7 @@ read_run = load_report   # the name review and apply have always used
 DECISIONS = "decisions.json"
 ACCEPT, REJECT = "accept", "reject"
 # Statuses `--accept` can take in one go (with "all").
-ACCEPTABLE = (VERIFIED, COPYEDIT, CLEANUP, NEEDS_REVIEW)
+ACCEPTABLE = (VERIFIED, COPYEDIT, CLEANUP, REFORMAT, NEEDS_REVIEW)
 PROMPT = "Accept this change [y,n,e,s,q,?]?"
 CHOICES = ["y", "n", "e", "s", "q", "?"]
 HELP = """y - accept this change
