@@ -408,8 +408,10 @@ def review(out_dir, accept, reject, redo):
 @click.option("--commit", is_flag=True, help="Commit the article alone, one commit listing every change.")
 @click.option("--branch", metavar="NAME", default=None,
               help="Commit one change per commit on branch NAME; your checkout stays as it is.")
+@click.option("--assets", metavar="DIR", default="figures", show_default=True,
+              help="Folder, relative to the article's, that accepted charts are copied to (and linked from).")
 @friendly_errors
-def apply_command(out_dir, commit, branch):
+def apply_command(out_dir, commit, branch, assets):
     """Write the accepted changes of OUT/STEM to its article, and print a word diff.
 
     \b
@@ -433,7 +435,9 @@ def apply_command(out_dir, commit, branch):
                                "checkout, --branch NAME on a review branch; pick one")
     out_dir = Path(out_dir)
 
-    result = apply(out_dir, commit=commit, branch=branch)
+    result = apply(out_dir, commit=commit, branch=branch, assets=assets)
+    if result.assets:
+        status(printable(f"copied {len(result.assets)} figure file(s): {', '.join(result.assets)}"))
     for line in result.word_diff():
         out(line)
     for change_id, reason in result.skipped.items():

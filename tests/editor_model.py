@@ -43,9 +43,9 @@ class EditorModel:
     # a broken table's text -> the Markdown table the model proposes for it (it reads the language
     # to tell where a cell ends); None: a person rebuilds it
     tables: Callable[[str], str | None] | None = None
-    # a chart or table placeholder's title -> (rows of (label, value), [(url, quote), ...]): the data the
-    # model proposes and the sources it cites, as "label : value" lines (see tests/test_figures.py)
-    figures: dict[str, tuple[list[tuple[str, str]], list[tuple[str, str]]]] = field(default_factory=dict)
+    # a chart or table placeholder's title -> (rows of (label, value), quotes): the data the model proposes
+    # as "label : value" lines, citing for each quote the offered snippet holding it (tests/test_figures.py)
+    figures: dict[str, tuple[list[tuple[str, str]], list[str]]] = field(default_factory=dict)
 
     def __call__(self, body: dict) -> dict:
         task = body["response_format"]["json_schema"]["name"]
@@ -107,17 +107,22 @@ class EditorModel:
                     "rationale": "Tableau remis en forme, cellules inchangées."}
         title = (finding.get("details") or {}).get("title") or finding["note"].partition(": ")[2].strip("«» \"")
         if finding["kind"] == "placeholder" and title in self.figures:
-            return self.figure_proposal(base, *self.figures[title])
+            return self.figure_proposal(base, finding, prompt, *self.figures[title])
         if finding["kind"] == "claim" and finding["text"] in self.researched:
             return self.researched_proposal(base, finding, prompt)
         return {**base, "action": "needs_human", "confidence": 0.0,
                 "rationale": f"À compléter par la rédaction : {finding['note']}"}
 
-    def figure_proposal(self, base: dict, rows: list, sources: list) -> dict[str, Any]:
+    def figure_proposal(self, base: dict, finding: dict, prompt: str, rows: list, quotes: list) -> dict[str, Any]:
+        """The data as ``label : value`` lines, each quote cited by the offered snippet that holds it."""
+        offered = {sid: snippet_text(prompt, sid) for sid in finding.get("evidence", [])}
+        sources = [{"evidence_id": sid, "url": "", "title": "", "publisher": "", "date": "", "quote": quote}
+                   for quote in quotes for sid in [next((i for i, t in offered.items() if quote in t), None)] if sid]
+        if len(sources) < len(quotes):
+            return {**base, "action": "needs_human", "confidence": 0.2,
+                    "rationale": "Aucun extrait fourni ne donne ces données."}
         return {**base, "action": "replace", "replacement": "\n".join(f"{label} : {value}" for label, value in rows),
-                "rationale": "Données tirées des sources citées.",
-                "sources": [{"evidence_id": "", "url": url, "title": "", "publisher": "", "date": "", "quote": quote}
-                            for url, quote in sources]}
+                "rationale": "Données tirées des extraits cités.", "sources": sources}
 
     def researched_proposal(self, base: dict, finding: dict, prompt: str) -> dict:
         _category, correction, _queries, cues = self.researched[finding["text"]]
