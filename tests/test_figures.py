@@ -124,3 +124,58 @@ def test_number_formats_follow_the_language():
     assert format_value(parse_value("175B"), "fr") == "175 milliards"
     assert format_value(parse_value("45 %"), "en") == "45%" and format_value(parse_value("65%"), "fr") == "65 %"
     assert parse_value("12B").value == Decimal("12000000000") and parse_value("beaucoup") is None
+
+
+ARTICLE = ("Les modèles de langage sont comparés dans cet article, et les chiffres sont ceux de la presse.\n\n"
+           "[CHART_BAR: Comparaison | Modèle : Paramètres | GPT-4 : 1.7T, Mixtral : 12B]\n\nLe texte suit ici.\n")
+
+
+def chart_of(text):
+    from rewriter.detect import detect
+
+    [chart] = [f for f in detect(text).findings if f.subtype == "chart"]
+    return chart
+
+
+def offline_evidence(tmp_path, text):
+    from rewriter.evidence import gather
+    from rewriter.settings import Settings
+
+    return gather(text, [], sources_dir=None, fetch=False, settings=Settings(cache_dir=tmp_path / "cache"),
+                  evidence_dir=None)
+
+
+def test_without_vl_convert_the_spec_and_table_are_still_written(tmp_path, monkeypatch):
+    import sys
+
+    from rewriter.corrections import offline_proposals
+    from rewriter.figures import RENDER_HINT, fill
+
+    monkeypatch.setitem(sys.modules, "vl_convert", None)          # `import vl_convert` raises ImportError
+    chart = chart_of(ARTICLE)
+    [built] = fill(ARTICLE, {chart.id: chart}, offline_proposals([chart]), offline_evidence(tmp_path, ARTICLE),
+                   tmp_path / "figures")
+    assert built.status == "needs_review" and RENDER_HINT in built.status_reason
+    assert built.status_reason.startswith("data from the draft, not verified")
+    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == [f"{chart.id}.vl.json"]
+    assert "| GPT-4 | 1,7 billion |\n| Mixtral | 12 milliards |" in built.replacement
+
+
+def test_a_verified_correction_inside_the_placeholder_verifies_its_data_point(tmp_path):
+    from rewriter.figures import fill
+    from rewriter.models import Finding, Proposal, Source
+
+    text = ARTICLE.replace("GPT-4 : 1.7T, ", "")
+    chart = chart_of(text)
+    start = text.index("Mixtral : 12B")
+    claim = Finding.at(text, start, start + len("Mixtral : 12B"), "claim", "factual_error", "wrong count")
+    source = Source(url="https://example.org/mixtral", title="Mixtral", status="verified",
+                    quote="Mixtral 8x7B compte 46,7 milliards de paramètres.")
+    fix = Proposal(id="ch-fix", finding_id=claim.id, action="replace", replacement="Mixtral : 46.7B",
+                   sources=[source], status="verified")
+    placeholder = Proposal(id="ch-chart", finding_id=chart.id, action="needs_human", replacement="", status="needs_human")
+    built, _ = fill(text, {chart.id: chart, claim.id: claim}, [placeholder, fix], offline_evidence(tmp_path, text),
+                    tmp_path / "figures")
+    assert built.status == "verified", built.status_reason
+    assert "| Mixtral | 46,7 milliards |" in built.replacement and built.replacement.endswith("Source : Mixtral")
+    assert "Mixtral : 46.7B as corrected at ch-fix (verified there)" in built.status_reason
