@@ -174,6 +174,7 @@ def describe(run: Run, p: Proposal, text: str | None, replacement: str | None = 
     lines.append(f"action: {p.action} · confidence {p.confidence:.2f}"
                  + (f" · {p.status_reason}" if p.status_reason else ""))
     lines.append(f"rationale: {' '.join(p.rationale.split()) or '(none given)'}")
+    lines += _figure_lines(run, p, new)
     if p.sources:
         lines.append("sources:")
     for s in p.sources:
@@ -182,6 +183,15 @@ def describe(run: Run, p: Proposal, text: str | None, replacement: str | None = 
         if s.quote:
             lines.append(f"      « {' '.join(s.quote.split())} »")
     return lines
+
+
+def _figure_lines(run: Run, p: Proposal, new: str) -> list[str]:
+    """A chart's files and its data table, when the change fills a chart or table placeholder."""
+    from dataclasses import replace
+
+    from .figures import review_lines
+
+    return [line for line in review_lines(replace(p, replacement=new), run.out_dir) if line]
 
 
 def _overlapping_accepted(run: Run, decisions: Decisions, p: Proposal) -> list[str]:

@@ -101,3 +101,13 @@ def test_new_file_patch_round_trips_text_and_binary(tmp_path, git_env):
     git(root, "apply", "-", data=patch.encode("utf-8"))
     for path, data in files.items():
         assert (root / path).read_bytes() == data
+
+
+def test_terminal_review_shows_the_chart_files_and_table(tmp_path, monkeypatch, git_env):
+    root, out, charts = run_in_repo(tmp_path, monkeypatch)
+    answers = "".join("s\n" for _ in range(40))
+    shown = CliRunner().invoke(cli, ["review", f"out/{SEED.stem}"], input=answers)
+    assert shown.exit_code == 0, shown.output
+    for p in charts:
+        assert f"Figure: `{(out / 'figures' / p['finding_id']).relative_to(root).as_posix()}.svg`" in shown.output
+    assert "| GPT-4 | 1,7 billion |" in shown.output
