@@ -179,3 +179,19 @@ def test_a_verified_correction_inside_the_placeholder_verifies_its_data_point(tm
     assert built.status == "verified", built.status_reason
     assert "| Mixtral | 46,7 milliards |" in built.replacement and built.replacement.endswith("Source : Mixtral")
     assert "Mixtral : 46.7B as corrected at ch-fix (verified there)" in built.status_reason
+
+
+def test_an_english_article_gets_english_numbers_alt_text_and_source_line(tmp_path):
+    from rewriter.corrections import offline_proposals
+    from rewriter.figures import fill
+
+    text = ("The models are compared in this article, and the figures are those of the press.\n\n"
+            "[CHART_PIE: Open Source vs Proprietary AI | Approach : Share | Open Source : 65%, Proprietary : 35%]\n\n"
+            "The text goes on here.\n")
+    chart = chart_of(text)
+    [built] = fill(text, {chart.id: chart}, offline_proposals([chart]), offline_evidence(tmp_path, text),
+                   tmp_path / "figures")
+    assert built.replacement.startswith(f"![Pie chart: Open Source vs Proprietary AI](figures/{chart.id}.svg)")
+    assert "*Open Source vs Proprietary AI: Open Source leads with 65%, ahead of Proprietary (35%).*" in built.replacement
+    assert "| Approach | Share |\n|---|---|\n| Open Source | 65% |" in built.replacement
+    assert built.replacement.endswith("Source: draft data, not verified") and built.status == "needs_review"
