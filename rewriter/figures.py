@@ -153,7 +153,9 @@ def vega_lite(title: str, data: list[Datum], kind: str, lang: str, labels: tuple
     """A Vega-Lite specification of ``data`` as a bar, pie or line chart, each value written on it."""
     values = [{"label": d.label, "value": float(d.value), "shown": format_value(d, lang), "order": i}
               for i, d in enumerate(data)]
-    spec: dict = {"$schema": "https://vega.github.io/schema/vega-lite/v5.json", "title": title,
+    # the values are written on the marks, so the value axis is left out; its name goes under the title
+    spec: dict = {"$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+                  "title": {"text": title, "subtitle": labels[1]},
                   "data": {"values": values}, "width": 360, "height": 240, "config": {"font": "sans-serif"}}
     x = {"field": "label", "type": "nominal", "sort": {"field": "order"}, "title": labels[0],
          "axis": {"labelAngle": 0}}

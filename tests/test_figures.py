@@ -108,8 +108,10 @@ def test_draft_values_the_sources_contradict_are_named(runs):
 def test_review_md_shows_the_chart_path_and_table(runs):
     out, reports = runs
     review = (out / SEEDS[1].stem / "review.md").read_text(encoding="utf-8")
+    critic = (out / SEEDS[1].stem / f"{SEEDS[1].stem}.critic.md").read_text(encoding="utf-8")
     shown = 0
     for _s, f, p in figure_proposals({SEEDS[1].stem: reports[SEEDS[1].stem]}):
+        assert "{~~" + f["text"] + "~>" + p["replacement"] + "~~}" in critic          # the critic file too
         rows = "\n".join(line for line in p["replacement"].splitlines() if line.startswith("|"))
         assert f"\n\n{rows}\n" in review                         # the data table, as the reader sees it
         if f["subtype"] == "chart":
