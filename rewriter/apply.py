@@ -37,9 +37,9 @@ from pathlib import Path
 from .emit import Edit, context_diff, plan_edits, splice
 from .errors import ApplyError, OutputError
 from .loader import atomic_write, decode, sha256_bytes
-from .models import REPLACE, Proposal, line_col
+from .models import NEEDS_HUMAN, REPLACE, Proposal, line_col
 from .record import Run, find_article, load_report
-from .review import Decisions
+from .review import REVIEWER_LABEL, Decisions
 from .terminal import printable
 
 
@@ -57,6 +57,7 @@ class ApplyResult:
     branch: str | None = None
     wrote: bool = False                                      # the file in the checkout was written
     resumed: bool = False    # the article already held these changes: an earlier apply was interrupted
+    after_apply: bool = False   # ... or a plain apply wrote them, and this --commit commits them
     assets: list[str] = field(default_factory=list)          # figures copied beside the article
 
     def word_diff(self) -> list[str]:
@@ -80,26 +81,62 @@ def _what(edit: Edit) -> str:
 
 def _paragraph(run: Run, edit: Edit, p: Proposal, edited: bool) -> str:
     f = run.findings[p.finding_id]
-    head = f"{edit.change_id} ({f.kind}, line {f.line}; {p.status}, confidence {p.confidence:.2f}): {_what(edit)}"
-    body = p.rationale + (" Replacement edited by the reviewer." if edited else "")
+    how = REVIEWER_LABEL if edited else f"{p.status}, confidence {p.confidence:.2f}"
+    head = f"{edit.change_id} ({f.kind}, line {f.line}; {how}): {_what(edit)}"
+    typed = " Text typed by the reviewer to fill the gap." if p.status == NEEDS_HUMAN else " Replacement edited by the reviewer."
+    body = p.rationale + (typed if edited else "")
     return "\n".join([head] + textwrap.wrap(" ".join(body.split()), 72))
 
 
-def _trailers(items: list[tuple[Edit, Proposal]]) -> str:
-    lines = [f"Rewriter-Change: {e.change_id}" for e, _ in items]
-    sources = [s.url or s.title for _, p in items for s in p.sources if s.url or s.title]
-    lines += [f"Source: {' '.join(s.split())}" for s in dict.fromkeys(sources)]
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _trailers(run: Run, items: list[tuple[Edit, Proposal]], edited: set[str],
+              reviewer_sources: dict[str, str], reviewed_by: str | None) -> str:
+    """Full values, never cut: each change, its new text, each source's URL (or library path) and quote."""
+    lines = []
+    for e, p in items:
+        lines.append(f"Rewriter-Change: {e.change_id}")
+        lines.append(f"Rewriter-Text: {_one_line(e.new) or '(deleted)'}")
+        if e.change_id in edited:
+            lines.append(f"Rewriter-Provenance: {REVIEWER_LABEL}")
+            if reviewer_sources.get(e.change_id):
+                lines.append(f"Source: {_one_line(reviewer_sources[e.change_id])}")
+            continue
+        for s in p.sources:
+            where = s.url or (s.location or {}).get("evidence") or s.title
+            if where:
+                lines.append(f"Source: {_one_line(str(where))}")
+            if s.quote:
+                lines.append(f"Source-Quote: {_one_line(s.quote)}")
+    seen: set[str] = set()   # a source several changes rest on is named once
+    lines = [line for line in lines if not line.startswith("Source") or not (line in seen or seen.add(line))]
+    model = run.report.get("usage", {}).get("model")
+    if model:
+        lines.append(f"Rewriter-Model: {model}")
+    if reviewed_by:
+        lines.append(f"Reviewed-by: {reviewed_by}")
     return "\n".join(lines)
 
 
-def commit_message(run: Run, file: str, items: list[tuple[Edit, Proposal]], edited: set[str]) -> str:
+def commit_message(run: Run, file: str, items: list[tuple[Edit, Proposal]], edited: set[str],
+                   reviewer_sources: dict[str, str] | None = None, reviewed_by: str | None = None) -> str:
     """Summary line, one paragraph per change (id, what, rationale), then trailers."""
     if len(items) == 1:
         summary = f"{file}: {_what(items[0][0])}"
     else:
         summary = f"{file}: apply {len(items)} reviewed corrections"
     paragraphs = [_paragraph(run, e, p, e.change_id in edited) for e, p in items]
-    return "\n\n".join([summary, *paragraphs, _trailers(items)]) + "\n"
+    trailers = _trailers(run, items, edited, reviewer_sources or {}, reviewed_by)
+    return "\n\n".join([summary, *paragraphs, trailers]) + "\n"
+
+
+def _reviewer(path: Path) -> str | None:
+    """``Name <email>`` from git's user.name and user.email, for the Reviewed-by: trailer."""
+    name = _out(_git(path.parent, "config", "user.name", check=False))
+    email = _out(_git(path.parent, "config", "user.email", check=False))
+    return f"{name} <{email}>" if name and email else (name or None)
 
 
 # --- git -----------------------------------------------------------------------
@@ -266,12 +303,16 @@ def _write(path: Path, name: str, data: bytes) -> None:
                          "then apply again") from None
 
 
-def _run_bytes(run: Run, decisions: Decisions, path: Path) -> tuple[bytes, bytes | None]:
-    """The article's bytes as the run saw them, and its present bytes when they differ (else None)."""
+def _run_bytes(run: Run, decisions: Decisions, path: Path, *, commit: bool = False) -> tuple[bytes, bytes | None]:
+    """The article's bytes as the run saw them, and its present bytes when they differ (else None).
+
+    ``commit``: a plain apply already wrote the changes and nothing committed them; they are then
+    the very changes to commit (the run's bytes come from git)."""
     now = _read(path, run.article_path)
     if sha256_bytes(now) == run.sha256:
         return now, None
-    if decisions.applied and decisions.applied["sha256"] == sha256_bytes(now):
+    applied = decisions.applied
+    if applied and applied["sha256"] == sha256_bytes(now) and not (commit and not applied["commits"]):
         raise ApplyError(f"{run.article_path} already has these changes applied; nothing to do")
     original = _original_in_git(path, run.sha256)
     if original is None:
@@ -288,7 +329,7 @@ def _check_writable(path: Path, name: str) -> None:
 
 
 def apply(out_dir: Path, *, commit: bool = False, branch: str | None = None,
-          repo_root: Path | None = None, assets: str = "figures") -> ApplyResult:
+          repo_root: Path | None = None, dry_run: bool = False, assets: str = "figures") -> ApplyResult:
     """Apply the accepted changes of ``out_dir`` to its article; see the module docstring."""
     if commit and branch:
         raise ValueError("commit and branch exclude each other: commit in the checkout, or on a branch")
@@ -304,7 +345,7 @@ def apply(out_dir: Path, *, commit: bool = False, branch: str | None = None,
     path = find_article(run, repo_root)
     if path is None:
         raise ApplyError(f"{name} not found; run apply from the folder where you ran `rewriter run`")
-    raw, now = _run_bytes(run, decisions, path)
+    raw, now = _run_bytes(run, decisions, path, commit=commit and not dry_run)
     article = decode(raw, path, run.encoding)
     accepted = decisions.accepted()
     chosen = []
@@ -321,16 +362,23 @@ def apply(out_dir: Path, *, commit: bool = False, branch: str | None = None,
     new = article.encode(result.new_text)
     if now is not None and (not plan.edits or now != new):
         raise _changed(run, sha256_bytes(now))
-    if not plan.edits:
+    if not plan.edits or dry_run:
         return result
     by_id = {p.id: p for p in chosen}
     edited = {cid for cid, own in accepted.items() if own is not None}
     items = [(e, by_id[e.change_id]) for e in plan.edits]
+    sources = {cid: e["source"] for cid in edited if (e := decisions.entry(cid)) and e.get("source")}
+    reviewed_by = _reviewer(path)
+
+    def message(of: list[tuple[Edit, Proposal]]) -> str:
+        return commit_message(run, path.name, of, edited, sources, reviewed_by)
+
     if now is not None:
-        return _finish_interrupted(result, decisions, commit, commit_message(run, path.name, items, edited))
+        result.after_apply = bool(decisions.applied)
+        return _finish_interrupted(result, decisions, commit, message(items), figures)
     if branch:
         versions = [(article.encode(splice(article.text, [(e.start, e.end, e.new) for e in plan.edits[:i]])),
-                     commit_message(run, path.name, [(e, by_id[e.change_id])], edited))
+                     message([(e, by_id[e.change_id])]))
                     for i, e in enumerate(plan.edits, 1)]
         applied = decisions.applied["sha256"] if decisions.applied else None
         result.commits = _commit_on_branch(path, name, branch, run, versions, applied)
@@ -341,8 +389,7 @@ def apply(out_dir: Path, *, commit: bool = False, branch: str | None = None,
         _write(path, name, new)
         result.wrote = True
         try:
-            result.commits = _commit_in_checkout(root, rel, name, commit_message(run, path.name, items, edited),
-                                                 result.assets)
+            result.commits = _commit_in_checkout(root, rel, name, message(items), result.assets)
         except ApplyError:   # a hook said no: the article is written all the same, so say so
             _mark_applied(decisions, name, sha256_bytes(new), [], None)
             raise
@@ -390,7 +437,8 @@ def _mark_applied(decisions: Decisions, name: str, sha256: str, commits: list[st
         raise ApplyError(f"{name} is done, but {exc}; a later apply recognises the article and records it") from None
 
 
-def _finish_interrupted(result: ApplyResult, decisions: Decisions, commit: bool, message: str) -> ApplyResult:
+def _finish_interrupted(result: ApplyResult, decisions: Decisions, commit: bool, message: str,
+                        figures: list[tuple[Path, Path]] = ()) -> ApplyResult:
     """The article holds exactly the accepted changes: an earlier apply was cut off after writing it
     (``kill -9`` during a pre-commit hook, say). Record what it did; commit if asked and not done yet."""
     result.resumed = True
@@ -403,6 +451,7 @@ def _finish_interrupted(result: ApplyResult, decisions: Decisions, commit: bool,
             result.commits = [_out(_git(root, "rev-parse", "HEAD"))]
     elif commit:
         root, rel = _ready_to_commit(path, name, written=True)
-        result.commits = _commit_in_checkout(root, rel, name, message)
+        result.assets = _copy_assets(figures, root)      # the plain apply before copied them: same bytes
+        result.commits = _commit_in_checkout(root, rel, name, message, result.assets)
     _mark_applied(decisions, name, sha, result.commits, None)
     return result

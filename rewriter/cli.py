@@ -180,12 +180,15 @@ def offline_hint(settings: Settings) -> str:
 
 @cli.command()
 @click.argument("article", type=click.Path(exists=True, dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["path", "rdjson"]), default="path", show_default=True,
+              help="What goes to stdout: path, the report's path; rdjson, the proposals as reviewdog "
+                   "suggestions (one-click suggested changes in a pull request).")
 @output_options
 @research_options
 @model_options
 @cache_options
 @friendly_errors
-def run(article, offline, out_root, sources_dir, fetch, encoding, **options):
+def run(article, fmt, offline, out_root, sources_dir, fetch, encoding, **options):
     """Find problems in ARTICLE and propose sourced corrections, in OUT/<stem>/.
 
     \b
@@ -206,11 +209,29 @@ def run(article, offline, out_root, sources_dir, fetch, encoding, **options):
     with err.status("starting…") as spinner:
         result = run_article(article, settings, run_options, on_stage=lambda name: spinner.update(f"{name}…"))
     err.print(run_summary(result.report))
-    out(str(result.files["report"]))
+    out_dir = result.files["report"].parent
+    if fmt == "rdjson":
+        out(run_rdjson(out_dir, article, encoding))
+    else:
+        out(str(result.files["report"]))
     if result.report["errors"]:
         for error in result.report["errors"]:
             status(f"{article}: {error['message']}")
         raise SystemExit(1)
+    status(next_step(out_dir))
+
+
+def run_rdjson(out_dir, article: str, encoding: str) -> str:
+    from .formats import run_suggestions
+    from .loader import load
+    from .record import load_report
+    run = load_report(out_dir)
+    return run_suggestions(run.article_path, load(article, encoding).text, run.findings, run.proposals)
+
+
+def next_step(out_dir) -> str:
+    from .terminal import printable
+    return printable(f"next: rewriter review {out_dir}")
 
 @cli.command()
 @click.argument("folder", default="articles", type=click.Path(exists=True, file_okay=False))
@@ -244,6 +265,7 @@ def batch(folder, concurrency, requests_per_second, tokens_per_minute, offline, 
     from .console import err, out, status
     from .outdirs import check_writable
     from .tables import batch_summary
+    from .terminal import printable
 
     settings = settings_from(options, offline=offline, requests_per_second=requests_per_second,
                              tokens_per_minute=tokens_per_minute)
@@ -272,8 +294,12 @@ def batch(folder, concurrency, requests_per_second, tokens_per_minute, offline, 
     err.print(batch_summary(result))
     out(str(run_options.out_root / "summary.json"))
     if result.failed:
-        for outcome in result.failed:
-            status(f"failed: {outcome.error}")
+        for line in failure_lines(result.failed):
+            status(line)
+    if any(outcome.ok for outcome in result.outcomes):
+        status(printable(f"next: rewriter review {run_options.out_root}/<stem>  (one folder per article; "
+                         f"`rewriter check {folder}` lists what is left)"))
+    if result.failed:
         raise SystemExit(1)
 
 
@@ -344,6 +370,25 @@ def eval_command(gold_dir, articles, models, price_in, price_out, fmt, out_root,
     out(json.dumps(result, ensure_ascii=False, indent=2) if fmt == "json" else table(result))
 
 
+def failure_lines(failed) -> list[str]:
+    """What failed, for people: an error every article shares (the server is down) is said once,
+    and the articles a fatal error left unrun are counted, not each given the same line."""
+    not_run = [o for o in failed if o.error.startswith(f"{o.path}: not run; ")]
+    causes: dict[str, list[str]] = {}
+    for o in failed:
+        if o not in not_run:
+            causes.setdefault(o.error.removeprefix(f"{o.path}: "), []).append(o.path)
+    lines = []
+    for cause, paths in causes.items():
+        lines.append(f"failed: {paths[0]}: {cause}" if len(paths) == 1 else
+                     f"failed ({len(paths)} articles, the same error): {cause}")
+    if not_run:
+        reason = not_run[0].error.removeprefix(f"{not_run[0].path}: not run; ")
+        lines.append(f"not run ({len(not_run)} article{'s' * (len(not_run) != 1)}): "
+                     + ("the batch stopped after the error above" if causes and "stopped after" in reason else reason))
+    return lines
+
+
 @cli.command()
 @click.argument("out_dir", metavar="OUT/STEM", type=click.Path(exists=True, file_okay=False))
 @click.option("--accept", default=None, metavar="STATUS[,STATUS...]|all", callback=_accept_statuses,
@@ -352,15 +397,28 @@ def eval_command(gold_dir, articles, models, price_in, price_out, fmt, out_root,
 @click.option("--reject", type=click.Choice(["all"]), default=None,
               help="Reject without asking every change not accepted (with --accept: all the rest).")
 @click.option("--redo", is_flag=True, help="Ask again about changes already decided.")
+@click.argument("more_dirs", nargs=-1, metavar="[OUT/STEM...]", type=click.Path(exists=True, file_okay=False))
+@click.option("--web", is_flag=True,
+              help="Review in the browser instead: a page on 127.0.0.1 with the article and each change "
+                   "inline, for one or several runs (`review out/* --web`); Ctrl-C stops it.")
+@click.option("--no-open", is_flag=True, help="With --web: print the page's URL, do not open a browser.")
 @friendly_errors
-def review(out_dir, accept, reject, redo):
+def review(out_dir, accept, reject, redo, more_dirs, web, no_open):
     """Accept, reject or edit each change of a run, one at a time, like `git add -p`.
 
     \b
-    Answers: y accept, n reject, e edit the replacement, s skip, q quit, ? help.
-    Every answer is saved at once to OUT/STEM/decisions.json (Ctrl-C or SIGTERM
-    loses none); a second review asks only about undecided changes. Control
+    Answers: y accept, n reject, e edit the replacement (in $VISUAL or $EDITOR
+    when set), a / d accept / reject the rest of this kind, s skip, q quit,
+    ? help; uppercase works too. Then the gaps left for a human (a missing
+    figure, a source): e types your text, recorded as yours, not verified.
+    Colour unless NO_COLOR is set or stdout is not a terminal. Every answer
+    is saved at once to OUT/STEM/decisions.json (Ctrl-C or SIGTERM loses
+    none); a second review asks only about undecided changes. Control
     characters in the text shown are escaped. Then: `rewriter apply OUT/STEM`.
+
+    With --web, the same decisions are taken on a page (the URL, with its
+    secret token, is printed): j/k move, y/n accept or reject, e edits a change
+    or fills a placeholder with your own text (recorded as yours, not verified).
     """
     from pathlib import Path
 
@@ -371,6 +429,18 @@ def review(out_dir, accept, reject, redo):
     from .terminal import printable
 
     out_dir = Path(out_dir)
+    if web or more_dirs:
+        if not web:
+            raise click.UsageError("several OUT/STEM folders are reviewed with --web; in the terminal, one at a time")
+        if accept or reject or redo:
+            raise click.UsageError("--web takes no --accept, --reject or --redo: decide on the page")
+        from .webreview import serve
+
+        def stop(signum, frame):   # `kill` stops the server as Ctrl-C does
+            raise KeyboardInterrupt
+        signal.signal(signal.SIGTERM, stop)
+        return serve([out_dir, *map(Path, more_dirs)], open_browser=not no_open,
+                     show=lambda line: (out(printable(line)), sys.stdout.flush()))
 
     if accept or reject:
         decisions = review_bulk(out_dir, accept, reject == "all", redo=redo)
@@ -389,16 +459,17 @@ def review(out_dir, accept, reject, redo):
             return "q" if choices else ""
         try:
             if choices:
-                return click.prompt(prompt, type=click.Choice(choices), show_choices=False,
-                                    prompt_suffix=" ")
+                return click.prompt(prompt, type=click.Choice(choices, case_sensitive=False),
+                                    show_choices=False, prompt_suffix=" ")
             return click.prompt(prompt, default="", show_default=False, prompt_suffix=" ")
         except click.Abort:  # what was decided is saved already
             stopped.append(True)
             return "q" if choices else ""
 
+    from .terminal import review_printer, text_editor
     previous = signal.signal(signal.SIGTERM, terminated)
     try:
-        review_interactive(out_dir, ask, lambda line: out(printable(line)), redo=redo)
+        review_interactive(out_dir, ask, review_printer(), redo=redo, edit=text_editor())
     finally:
         signal.signal(signal.SIGTERM, previous)
 
@@ -408,10 +479,12 @@ def review(out_dir, accept, reject, redo):
 @click.option("--commit", is_flag=True, help="Commit the article alone, one commit listing every change.")
 @click.option("--branch", metavar="NAME", default=None,
               help="Commit one change per commit on branch NAME; your checkout stays as it is.")
+@click.option("--dry-run", is_flag=True, help="Show what would be written (word diff, then a unified diff); "
+                                              "write and commit nothing.")
 @click.option("--assets", metavar="DIR", default="figures", show_default=True,
               help="Folder, relative to the article's, that accepted charts are copied to (and linked from).")
 @friendly_errors
-def apply_command(out_dir, commit, branch, assets):
+def apply_command(out_dir, commit, branch, dry_run, assets):
     """Write the accepted changes of OUT/STEM to its article, and print a word diff.
 
     \b
@@ -419,7 +492,10 @@ def apply_command(out_dir, commit, branch, assets):
     inside the repository holding OUT (or the folder above OUT). Writes through
     a temporary file and a rename; an apply killed after writing is finished
     by the next one. --commit: one commit of just the article, with each
-    change's rationale and Source: trailers. --branch NAME: one commit per
+    change's rationale and trailers (full new text, Source: URL or library
+    path and Source-Quote:, Rewriter-Model:, Reviewed-by: from git's user); a
+    change typed by you says "edited by the reviewer, not verified". --commit
+    after a plain apply commits what it wrote. --dry-run writes nothing. --branch NAME: one commit per
     change on NAME (created from HEAD), built without touching your checkout,
     so any single correction can be reverted: `git switch NAME` to see them.
     A branch checked out in another worktree is refused.
@@ -435,17 +511,26 @@ def apply_command(out_dir, commit, branch, assets):
                                "checkout, --branch NAME on a review branch; pick one")
     out_dir = Path(out_dir)
 
-    result = apply(out_dir, commit=commit, branch=branch, assets=assets)
+    result = apply(out_dir, commit=commit, branch=branch, dry_run=dry_run, assets=assets)
     if result.assets:
         status(printable(f"copied {len(result.assets)} figure file(s): {', '.join(result.assets)}"))
     for line in result.word_diff():
         out(line)
+    if dry_run:
+        import difflib
+        diff = difflib.unified_diff(result.old_text.splitlines(keepends=True), result.new_text.splitlines(keepends=True),
+                                    f"a/{result.name}", f"b/{result.name}")
+        out(printable("".join(diff)), nl=False)
+        status(printable(f"dry run: would write {result.name} ({len(result.edits)} change(s)); nothing written"))
+        return
     for change_id, reason in result.skipped.items():
         warn(printable(f"{change_id} not applied: {reason}"))
     for change_id in result.outdated:
         warn(printable(f"{change_id}: its proposal changed since you decided; review it again"))
     if not result.edits:
         status(printable(f"nothing to apply: no accepted change in {out_dir / 'decisions.json'}"))
+    elif result.after_apply and result.commits:
+        status(printable(f"committed what an earlier apply wrote to {result.name}: {result.commits[0][:12]}"))
     elif result.resumed:
         done = f"committed in {result.commits[0][:12]}" if result.commits else "recorded in decisions.json"
         status(printable(f"{result.name} already held exactly the accepted changes (an earlier apply was "
@@ -487,19 +572,41 @@ def doctor(**options):
         raise SystemExit(1)
 
 
+def _fail_on(ctx, param, value):
+    from .check import parse_fail_on
+    from .models import BLOCKING_KINDS
+    if value is None:
+        return BLOCKING_KINDS
+    try:
+        return parse_fail_on(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _check_formats() -> list[str]:
+    from .check import FORMATS
+    return list(FORMATS)
+
+
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="text: one line per finding, like a linter; json: one document (schemas/check.json).")
+@click.option("--format", "fmt", type=click.Choice(_check_formats()), default="text", show_default=True,
+              help="text: one line per finding, like a linter; json: one document (schemas/check.json); "
+                   "github: GitHub Actions annotations; rdjson: reviewdog's Diagnostic format; "
+                   "sarif: SARIF 2.1.0 for GitHub code scanning.")
+@click.option("--fail-on", "blocking", default=None, metavar="KIND[,KIND...]", callback=_fail_on,
+              help="Kinds that block (exit 1, `error` on their line) [default: placeholder,dangling_citation,"
+                   "artifact]; `none` to only report.")
 @encoding_option
 @friendly_errors
-def check(paths, fmt, encoding):
+def check(paths, fmt, blocking, encoding):
     """List placeholders, dangling citations, generation artifacts, web chrome and broken tables.
 
     PATHS are files or folders, searched recursively for .txt, .md and .markdown
     files [default: articles/]. Nothing is changed. In a folder, a symbolic link
     is followed only to a file inside it; a link out is skipped with one line.
     A file name with a line break or control character is shown quoted.
+    Each line says `error` (the finding blocks) or `warning`.
 
     Languages: placeholders follow French and English newsroom conventions (TK,
     XX, [DONNÉES NÉCESSAIRES], [CHART: …]); in an article in another language
@@ -509,22 +616,21 @@ def check(paths, fmt, encoding):
     \b
     Exit status:
       0  no blocking finding
-      1  a placeholder, dangling citation or artifact remains (gate a commit on it)
+      1  a blocking finding remains (by default a placeholder, dangling
+         citation or artifact; see --fail-on): gate a commit on it
       2  usage or input error; the other files are still checked and reported
     """
-    import json
-
-    from .check import check_paths, exit_status, format_text
+    from .check import FORMATS, check_paths, exit_status, text_reader
     from .console import out, warn
 
-    report = check_paths(paths or ["articles"], encoding)
+    report = check_paths(paths or ["articles"], encoding, blocking)
     if not report["articles"]:
         raise click.UsageError(f"no .txt, .md or .markdown file in {', '.join(paths or ['articles'])}")
     for article in report["articles"]:
         if article["error"]:
             warn(article["error"])
-    out(json.dumps(report, ensure_ascii=False) if fmt == "json" else format_text(report))
-    click.get_current_context().exit(exit_status(report))
+    out(FORMATS[fmt](report, blocking, text_reader(encoding)))
+    click.get_current_context().exit(exit_status(report, blocking))
 
 
 def main():

@@ -23,6 +23,7 @@ import hashlib
 import json
 import random
 import re
+import socket
 import time
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Callable, Protocol
@@ -316,9 +317,10 @@ class LLMClient:
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception(_transient),
             stop=(tenacity.stop_after_attempt(s.max_retries + 1)
-                  | tenacity.stop_before_delay(s.max_retry_total)),
+                  | tenacity.stop_before_delay(s.max_retry_total)
+                  | _unreachable_again),
             wait=self._wait,
-            before_sleep=lambda state: console.status(
+            before_sleep=lambda state: None if unreachable(state.outcome.exception()) else console.status(
                 f"{what}: {_short_error(state.outcome.exception())}; retrying in "
                 f"{state.next_action.sleep:.1f} s (request {state.attempt_number + 1} of {s.max_retries + 1})",
                 style="dim"),
@@ -336,6 +338,8 @@ class LLMClient:
         Either way capped by ``settings.max_retry_wait``. A server-requested wait
         also pauses every worker sharing the limiter.
         """
+        if unreachable(state.outcome.exception()):
+            return UNREACHABLE_WAIT
         asked = _retry_after(state.outcome.exception())
         wait = retry_wait(state.attempt_number, asked, self.settings.max_retry_wait)
         if asked is not None and self.limiter is not None:
@@ -478,6 +482,38 @@ def _transient(exc: BaseException) -> bool:
     if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
         return True
     return isinstance(exc, openai.APIStatusError) and (exc.status_code in (408, 429) or exc.status_code >= 500)
+
+
+# A refused connection or a name that does not resolve is tried once more, this soon, then given up:
+# nothing is listening (or there is no such host), and backing off for half a minute only hides it.
+UNREACHABLE_WAIT = 0.25
+
+
+def unreachable(exc: BaseException | None) -> bool:
+    """The connection was refused or the host name did not resolve (DNS), anywhere in the cause chain.
+
+    Unlike a timeout or a dropped connection, waiting does not help; one quick retry covers a
+    server that is just starting.
+    """
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, (ConnectionRefusedError, socket.gaierror)):
+            return True
+        text = str(exc)
+        if any(sign in text for sign in _UNREACHABLE_SIGNS):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
+_UNREACHABLE_SIGNS = ("Connection refused", "Name or service not known", "nodename nor servname",
+                      "Temporary failure in name resolution", "No address associated with hostname",
+                      "getaddrinfo failed")
+
+
+def _unreachable_again(state: tenacity.RetryCallState) -> bool:
+    """Stop once an unreachable server has had its one quick retry."""
+    return state.attempt_number >= 2 and state.outcome is not None and unreachable(state.outcome.exception())
 
 
 def _retry_after(exc: BaseException | None) -> float | None:

@@ -13,6 +13,7 @@ a line break inside a replacement (LF, CRLF or CR) takes the ending of the line 
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import re
 from dataclasses import dataclass, field
@@ -417,13 +418,18 @@ def critic_markup(text: str, findings: dict[str, Finding], proposals: list[Propo
     marks: list[tuple[int, int, str]] = []
     for edit in plan.edits:
         p = by_id[edit.change_id]
+        start, end = edit.start, edit.end
         if not edit.old:
             body = "{++" + edit.new + "++}"
         elif not edit.new:
-            body = "{--" + edit.old + "--}"
+            # A whole line deleted: its line breaks stay outside the mark, where Markdown sees them.
+            inner = edit.old.strip("\r\n") or edit.old
+            start += edit.old.index(inner)
+            end = start + len(inner)
+            body = "{--" + inner + "--}"
         else:
             body = "{~~" + edit.old + "~>" + edit.new + "~~}"
-        marks.append((edit.start, edit.end, body + _comment(p)))
+        marks.append((start, end, body + _comment(p)))
     notes = {NEEDS_HUMAN: "left for a human: ", KEEP: "kept: ", FAILED: "no correction: "}
     for p in proposals:
         f = findings.get(p.finding_id)
@@ -433,7 +439,28 @@ def critic_markup(text: str, findings: dict[str, Finding], proposals: list[Propo
             continue
         note = notes.get(p.status if p.status == FAILED else p.action, "")
         marks.append((f.start, f.end, "{==" + f.text + "==}" + _comment(p, note)))
-    return splice(text, marks)
+    return splice(text, marks + _paragraph_breaks(text, marks))
+
+
+def _paragraph_breaks(text: str, marks: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """Each single line break outside the marks doubled, so that Markdown keeps the article's lines
+    as paragraphs (its lines are single-newline separated); a blank line already there, and the
+    breaks between two table rows (``|``), stay as they are."""
+    spans = sorted((s, e) for s, e, _ in marks)
+    starts = [s for s, _ in spans]
+    out = []
+    for m in LINE_BREAK.finditer(text):
+        b, e = m.span()
+        if e == len(text) or text.startswith(("\n", "\r"), e) or (b and text[b - 1] in "\r\n"):
+            continue   # part of a blank line already
+        i = bisect.bisect_left(starts, e) - 1   # the last mark starting before this break ends
+        if i >= 0 and spans[i][1] > b:
+            continue   # inside a mark, or touching one
+        line_start = max(text.rfind("\n", 0, b), text.rfind("\r", 0, b)) + 1
+        if text[line_start:b].lstrip().startswith("|") and text[e:].lstrip(" \t").startswith("|"):
+            continue
+        out.append((b, e, m.group() * 2))
+    return out
 
 
 def _fence(body: str) -> str:
@@ -519,5 +546,9 @@ def write_outputs(out_dir: Path, article: Article, findings: dict[str, Finding],
     atomic_write_text(paths["critic"], critic_markup(article.text, findings, proposals), durable=False)
     atomic_write_text(paths["review"], review_markdown(article, findings, proposals,
                                                        repo_path=repo_path, out_dir=out_dir), durable=False)
+    from .webreview import static_page   # the same view as `review --web`, read-only; imports emit
+
+    atomic_write_text(paths.setdefault("html", out_dir / "review.html"), static_page(
+        article, findings, proposals, repo_path=repo_path, out_dir=out_dir), durable=False)
     return paths
 

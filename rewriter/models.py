@@ -77,6 +77,10 @@ class Finding:
     text: str
     message: str
     payload: dict[str, Any] | None = None
+    # Where the span ends: the line and the (1-based) column just past its last character, as
+    # SARIF's endLine/endColumn; None in findings read from reports made before they were recorded.
+    end_line: int | None = None
+    end_column: int | None = None
 
     @classmethod
     def at(cls, text: str, start: int, end: int, kind: str, subtype: str, message: str,
@@ -86,9 +90,12 @@ class Finding:
         Pass the text's :class:`LineIndex` as ``lines`` when building many findings.
         """
         span = text[start:end]
-        line, column = lines.line_col(start) if lines is not None else line_col(text, start)
+        if lines is None:
+            lines = LineIndex(text[:end + 1])
+        line, column = lines.line_col(start)
+        end_line, end_column = lines.line_col(end) if end > start else (line, column)
         return cls(finding_id(kind, start, end, span), kind, subtype, start, end, line, column,
-                   span, message, payload)
+                   span, message, payload, end_line, end_column)
 
     def to_dict(self) -> dict[str, Any]:
         # What asdict() gives (the payload copied), without its recursion through every field:

@@ -17,7 +17,7 @@ from typing import Any, Callable
 from .emit import context_diff, word_diff
 from .errors import InputError, OutputError, RewriterError
 from .loader import atomic_write_text, sha256_bytes
-from .models import CLEANUP, COPYEDIT, DELETE, FAILED, KEEP, NEEDS_REVIEW, REFORMAT, VERIFIED, Proposal
+from .models import CLEANUP, COPYEDIT, DELETE, FAILED, KEEP, NEEDS_HUMAN, NEEDS_REVIEW, REFORMAT, VERIFIED, Proposal
 from .record import Run, find_article, load_report, read_json_record
 from .resources import schema_errors
 
@@ -26,12 +26,23 @@ DECISIONS = "decisions.json"
 ACCEPT, REJECT = "accept", "reject"
 # Statuses `--accept` can take in one go (with "all").
 ACCEPTABLE = (VERIFIED, COPYEDIT, CLEANUP, REFORMAT, NEEDS_REVIEW)
-PROMPT = "Accept this change [y,n,e,s,q,?]?"
-CHOICES = ["y", "n", "e", "s", "q", "?"]
+PROMPT = "Accept this change [y,n,e,a,d,s,q,?]?"
+CHOICES = ["y", "n", "e", "a", "d", "s", "q", "?"]
+FILL_PROMPT = "Fill this gap [e,n,s,q,?]?"
+FILL_CHOICES = ["e", "n", "s", "q", "?"]
 HELP = """y - accept this change
 n - reject this change
-e - edit the replacement, then accept it (empty input keeps the proposed text)
+e - edit the replacement, then accept it (unchanged or empty keeps the proposed text)
+a - accept this change and every later undecided one of the same kind
+d - reject this change and every later undecided one of the same kind
 s - skip: leave it undecided for now
+q - quit; every decision made so far is already saved
+? - print this help
+Uppercase answers work too."""
+FILL_HELP = """e - type the missing text (a figure, a source), with an optional source URL; it is recorded as
+    your own change, not verified
+n - leave the gap as it is, and don't ask again
+s - skip: ask again next time
 q - quit; every decision made so far is already saved
 ? - print this help"""
 
@@ -52,6 +63,12 @@ def article_text(run: Run) -> str | None:
         return None
     text = raw.decode(run.encoding, "replace")
     return text[1:] if text.startswith("\ufeff") else text
+
+
+def fillable(p: Proposal) -> bool:
+    """A gap the tool left to a person (a placeholder, a dangling citation): only text the
+    reviewer types can fill it, and what they type is their own change, never verified."""
+    return p.action == NEEDS_HUMAN and p.status != FAILED
 
 
 def _now() -> str:
@@ -91,7 +108,9 @@ class Decisions:
     def entry(self, change_id: str) -> dict[str, Any] | None:
         """The decision on a change, or None when undecided or made on a different proposal."""
         entry, p = self.entries.get(change_id), self.run.proposal(change_id)
-        if entry is None or p is None or not p.changes_text:
+        if entry is None or p is None or not (p.changes_text or fillable(p)):
+            return None
+        if fillable(p) and entry["decision"] == ACCEPT and entry["replacement"] is None:
             return None
         if entry["action"] != p.action or entry["proposed"] != p.replacement:
             return None
@@ -116,20 +135,35 @@ class Decisions:
                 "undecided": states.count(None)}
 
     def record(self, change_id: str, decision: str, replacement: str | None = None,
-               *, save: bool = True) -> None:
-        """Record one decision and save the file at once (atomically)."""
+               *, save: bool = True, source: str | None = None) -> None:
+        """Record one decision and save the file at once (atomically).
+
+        A ``replacement`` is the reviewer's own text (recorded ``"by": "reviewer"``, never verified);
+        a gap left for a human (see :func:`fillable`) can only be accepted with one. ``source``: the
+        URL or library path the reviewer gives for their text.
+        """
         if decision not in (ACCEPT, REJECT):
             raise ValueError(f"decision must be {ACCEPT!r} or {REJECT!r}, not {decision!r}")
         p = self.run.proposal(change_id)
-        if p is None or not p.changes_text:
+        if p is None or not (p.changes_text or fillable(p)):
             raise ValueError(f"{change_id} is not a change of this run")
+        if fillable(p) and decision == ACCEPT and replacement is None:
+            raise ValueError(f"{change_id} is left for a human: accept it with your own text")
         self.entries.pop(change_id, None)
-        self.entries[change_id] = {
-            "decision": decision,
-            "replacement": replacement if decision == ACCEPT else None,
-            "proposed": p.replacement, "action": p.action, "at": _now()}
+        entry = {"decision": decision, "replacement": replacement if decision == ACCEPT else None,
+                 "proposed": p.replacement, "action": p.action, "at": _now()}
+        if entry["replacement"] is not None:
+            entry["by"] = REVIEWER
+            if source:
+                entry["source"] = source
+        self.entries[change_id] = entry
         if save:
             self.save()
+
+    def by_reviewer(self, change_id: str) -> bool:
+        """The accepted text is the reviewer's own (edited or typed), not the verified proposal."""
+        entry = self.entry(change_id)
+        return bool(entry and entry["decision"] == ACCEPT and entry["replacement"] is not None)
 
     def mark_applied(self, sha256: str, commits: list[str], branch: str | None) -> None:
         self.applied = {"sha256": sha256, "at": _now(), "commits": commits, "branch": branch}
@@ -152,6 +186,10 @@ class Decisions:
         except OSError as exc:
             raise OutputError(f"{self.path}: cannot save the decisions ({exc.strerror or exc}); "
                               "make the folder writable, then review again") from None
+
+
+REVIEWER = "reviewer"
+REVIEWER_LABEL = "edited by the reviewer, not verified"
 
 
 def _new_text(p: Proposal, replacement: str | None = None) -> str:
@@ -207,28 +245,56 @@ def _overlapping_accepted(run: Run, decisions: Decisions, p: Proposal) -> list[s
 
 
 def _finish(run: Run, decisions: Decisions, show: Callable[[str], None]) -> None:
-    left = [p for p in run.proposals if not p.changes_text and p.action != KEEP]
+    left = [p for p in run.proposals if not p.changes_text and p.action != KEEP and not decisions.by_reviewer(p.id)]
     if left:
         show(f"left for a human ({len(left)}):")
         for p in left:
             f = run.findings.get(p.finding_id)
             where = f"line {f.line}: {' '.join(f.text.split())[:80]}" if f else p.finding_id
-            why = " ".join((p.rationale or p.error or "").split())
-            show(f"  {p.id} {where}" + (f" — {why}" if why else "")
-                 + (" (failed)" if p.status == FAILED else ""))
+            if p.status == FAILED:
+                why = " ".join((p.error or p.status_reason or p.rationale or "no reason recorded").split())
+                show(f"  {p.id} {where} (failed: {why})")
+            else:
+                why = " ".join((p.rationale or p.error or "").split())
+                show(f"  {p.id} {where}" + (f" — {why}" if why else ""))
     c = decisions.counts()
-    show(f"{c['accepted']} accepted, {c['rejected']} rejected, {c['undecided']} undecided; "
-         f"saved in {decisions.path}")
-    if c["accepted"]:
+    filled = sum(decisions.by_reviewer(p.id) for p in run.proposals if fillable(p))
+    show(f"{c['accepted']} accepted, {c['rejected']} rejected, {c['undecided']} undecided"
+         + (f", {filled} gap(s) filled by you" if filled else "") + f"; saved in {decisions.path}")
+    if c["accepted"] or filled:
         show(f"next: rewriter apply {run.out_dir}")
 
 
+def _earlier(decisions: Decisions, p: Proposal) -> str | None:
+    entry = decisions.entry(p.id)
+    if entry is None:
+        return None
+    if entry["decision"] == REJECT:
+        return "earlier: rejected"
+    if entry["replacement"] is not None:
+        return f"earlier: accepted with your text «{entry['replacement']}» ({REVIEWER_LABEL})"
+    return "earlier: accepted"
+
+
+def _gap_lines(run: Run, p: Proposal, text: str | None) -> list[str]:
+    f = run.findings.get(p.finding_id)
+    if f is None:
+        return [f"finding {p.finding_id} is missing from the report"]
+    where = context_diff(text, f.start, f.end, f.text) if text is not None else f.text
+    lines = [f"line {f.line}: {where}", f"left for a human: {' '.join((p.rationale or f.message).split())}"]
+    return lines + [f"  [{s.status}] {s.url}" for s in p.sources if s.url]
+
+
 def review_interactive(out_dir: Path, ask: Callable[[str, list[str]], str],
-                       show: Callable[[str], None], *, redo: bool = False) -> Decisions:
+                       show: Callable[[str], None], *, redo: bool = False,
+                       edit: Callable[[str], str | None] | None = None) -> Decisions:
     """Ask about each undecided change in article order, the way ``git add -p`` asks about hunks.
 
-    ``ask(prompt, choices)`` returns one of ``choices``, or free text when
-    ``choices`` is empty. Decided changes are passed over unless ``redo``.
+    ``ask(prompt, choices)`` returns one of ``choices`` (in any case), or free text when
+    ``choices`` is empty. ``edit(text)`` returns the person's version of ``text`` (say from
+    ``$EDITOR``), or None to keep it; without it, ``e`` asks for the text with ``ask``. Decided
+    changes are passed over unless ``redo``. Gaps left for a human (a missing figure) are asked
+    too: ``e`` fills one with the person's text, recorded as theirs, never as verified.
     """
     run = read_run(out_dir)
     decisions = Decisions.load(out_dir, run)
@@ -241,41 +307,77 @@ def review_interactive(out_dir: Path, ask: Callable[[str, list[str]], str],
         text, why = None, str(exc)
     if text is None:
         show(f"note: {why}; showing the changed words only (apply will refuse until you run again)")
-    changes = run.reviewable
-    if not changes:
+    # The proposed changes first, in article order, then the gaps left for a human.
+    changes = [p for p in run.proposals if p.changes_text]
+    items = changes + [p for p in run.proposals if fillable(p)]
+    if not items:
         show("no change to review: this run proposes no replacement or deletion")
-    for n, p in enumerate(changes, 1):
-        if not redo and decisions.state(p.id):
+    decided = sum(decisions.state(p.id) is not None for p in items)
+    if decided and not redo:
+        show(f"{decided} of {len(items)} already decided (`--redo` to go through them again)")
+
+    def kind_of(p: Proposal) -> str | None:
+        f = run.findings.get(p.finding_id)
+        return f.kind if f else None
+
+    def typed(initial: str, prompt: str) -> str | None:
+        new = edit(initial) if edit is not None else ask(prompt, [])
+        return new if new and new != initial else None
+
+    for n, p in enumerate(items, 1):
+        if decisions.state(p.id) and not redo:
             continue
+        gap = fillable(p)
         f = run.findings.get(p.finding_id)
         kind = f"{f.kind}/{f.subtype}" if f else "?"
-        show(f"({n}/{len(changes)}) {p.id} {kind} — {p.status}")
-        for line in describe(run, p, text):
+        gaps = len(items) - len(changes)
+        number = f"gap {n - len(changes)}/{gaps}" if gap else f"{n}/{len(changes)}"
+        show(f"({number}) {p.id} {kind} — {p.status}")
+        for line in (_gap_lines(run, p, text) if gap else describe(run, p, text)):
             show(line)
+        if redo and (earlier := _earlier(decisions, p)):
+            show(earlier)
         for other in _overlapping_accepted(run, decisions, p):
             show(f"note: overlaps {other}, which you accepted; only the outer or earlier one is applied")
         while True:
-            answer = ask(PROMPT, CHOICES).strip().lower()
-            if answer == "y":
+            answer = ask(FILL_PROMPT if gap else PROMPT, FILL_CHOICES if gap else CHOICES).strip().lower()
+            if answer == "y" and not gap:
                 decisions.record(p.id, ACCEPT)
             elif answer == "n":
                 decisions.record(p.id, REJECT)
+            elif answer == "e" and gap:
+                new = typed(f.text if f else "", "Your text for the gap (empty leaves it):")
+                if new is None:
+                    show("left the gap as it was; decide again")
+                    continue
+                source = ask("Source URL or library path for it (empty: none):", []).strip()
+                decisions.record(p.id, ACCEPT, new, source=source or None)
+                show(f"filled with your text ({REVIEWER_LABEL}): " + describe(run, p, text, new)[0])
             elif answer == "e":
                 show(f"proposed: {_new_text(p)!r}")
-                new = ask("New replacement (empty keeps the proposed one):", [])
-                if not new:
+                new = typed(_new_text(p), "New replacement (empty keeps the proposed one):")
+                if new is None:
                     show("kept the proposed replacement; decide again")
                     continue
                 decisions.record(p.id, ACCEPT, new)
-                show("accepted with your text: " + describe(run, p, text, new)[0])
+                show(f"accepted with your text ({REVIEWER_LABEL}): " + describe(run, p, text, new)[0])
+            elif answer in ("a", "d") and not gap:
+                decision = ACCEPT if answer == "a" else REJECT
+                rest = [q for q in items[n - 1:] if q.changes_text and kind_of(q) == kind_of(p)
+                        and (q is p or not decisions.state(q.id))]
+                for q in rest:
+                    decisions.record(q.id, decision, save=False)
+                decisions.save()
+                show(f"{'accepted' if answer == 'a' else 'rejected'} {len(rest)} {kind_of(p)} change(s), "
+                     "this one and the undecided ones after it")
             elif answer == "q":
                 _finish(run, decisions, show)
                 return decisions
             elif answer == "?":
-                show(HELP)
+                show(FILL_HELP if gap else HELP)
                 continue
             elif answer != "s":
-                show("answer y, n, e, s, q, or ? for help")
+                show("answer " + ("e, n, s, q" if gap else "y, n, e, a, d, s, q") + ", or ? for help")
                 continue
             break
     _finish(run, decisions, show)

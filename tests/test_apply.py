@@ -251,6 +251,9 @@ def test_a_commit_refused_by_a_hook_leaves_the_article_written_and_says_so(accen
         apply(out_dir, commit=True)
     assert (root / "articles" / ACCENTED).read_bytes() != SPACED.encode()
     with pytest.raises(ApplyError, match="already has these changes applied"):
+        apply(out_dir)
+    # --commit again commits what was written: here the hook still says no, in its words.
+    with pytest.raises(ApplyError, match="git commit failed \\(not today\\)"):
         apply(out_dir, commit=True)
 
 

@@ -39,7 +39,7 @@ def test_text_output_lists_findings_like_a_linter_then_counts():
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
     first = next(line for line in lines if line.startswith(str(ARTICLES / SEEDS[0].name)))
-    assert first == f"{ARTICLES / SEEDS[0].name}:2:364: dangling_citation/numeric no reference entry for [1]"
+    assert first == f"{ARTICLES / SEEDS[0].name}:2:364: error dangling_citation/numeric no reference entry for [1]"
     assert "placeholder/data_needed missing data to supply: “[DONNÉES NÉCESSAIRES]”" in result.stdout
     counts = dict(line.split() for line in lines if line.split()[:1] and line.split()[0] in (
         "placeholder", "dangling_citation", "artifact", "boilerplate", "broken_table"))
@@ -116,7 +116,7 @@ def test_bad_files_get_one_line_each_and_good_files_are_still_reported(tmp_path)
 
     text = invoke(str(folder))
     assert text.exit_code == 2
-    assert f"{folder / 'good.txt'}:63:1: artifact/word_count" in text.stdout
+    assert f"{folder / 'good.txt'}:63:1: error artifact/word_count" in text.stdout
     assert text.stdout.splitlines()[-1] == "20 findings (17 blocking) in 2 articles; 3 unreadable"
 
 

@@ -278,7 +278,8 @@ def test_write_outputs_writes_the_four_files(tmp_path):
     critic = (out_dir / "000_test.critic.md").read_bytes().decode("utf-8")
     assert "{~~12 milliards~>46,7 milliards~~}{>>[ch-" in critic
     assert f"Fix 12 milliards. — {URL}<<}}" in critic
-    assert "{--Comments are coming soon!\r\n--}" in critic
+    assert "{--Comments are coming soon!--}{>>[ch-" in critic and "\r\n--}" not in critic   # breaks stay outside
+    assert "Paris.\r\n\r\n" in critic    # single-newline lines become paragraphs
     assert "{==[DONNÉES NÉCESSAIRES]==}{>>[ch-" in critic and "left for a human" in critic
 
     review = (out_dir / "review.md").read_text(encoding="utf-8")

@@ -111,3 +111,14 @@ def test_terminal_review_shows_the_chart_files_and_table(tmp_path, monkeypatch, 
     for p in charts:
         assert f"Figure: `{(out / 'figures' / p['finding_id']).relative_to(root).as_posix()}.svg`" in shown.output
     assert "| GPT-4 | 1,7 billion |" in shown.output
+
+
+def test_commit_after_a_plain_apply_commits_the_figures_too(tmp_path, monkeypatch, git_env):
+    root, _out, charts = run_in_repo(tmp_path, monkeypatch)
+    assert CliRunner().invoke(cli, ["review", f"out/{SEED.stem}", "--accept", "all"]).exit_code == 0
+    assert CliRunner().invoke(cli, ["apply", f"out/{SEED.stem}"]).exit_code == 0
+    committed = CliRunner().invoke(cli, ["apply", f"out/{SEED.stem}", "--commit"])
+    assert committed.exit_code == 0, committed.output
+    listed = git(root, "show", "--name-only", "--format=", "HEAD").split()
+    assert listed == [PATH, *(f"articles/figures/{n}" for n in figure_names(charts))]
+    assert git(root, "status", "--porcelain", "--", "articles") == ""

@@ -167,7 +167,7 @@ def test_every_readable_file_is_reported_and_the_bad_one_gets_its_line(tmp_path,
     result = invoke("check", str(good), str(bad))
     assert result.exit_code == 2
     assert result.stderr == f"{bad}: {why}\n"
-    assert f"{good}:63:1: artifact/word_count" in result.stdout
+    assert f"{good}:63:1: error artifact/word_count" in result.stdout
     assert result.stdout.splitlines()[-1] == "20 findings (17 blocking) in 1 article; 1 unreadable"
     report = json.loads(invoke("check", "--format", "json", str(bad), str(good)).stdout)
     assert [a["error"] for a in report["articles"]] == [f"{bad}: {why}", None]
@@ -251,8 +251,8 @@ def test_a_control_character_in_a_file_name_never_splits_a_record(tmp_path, name
     assert result.exit_code == 1
     records = [line for line in result.stdout.splitlines() if "placeholder/" in line]
     quoted = f'"{folder}/{shown[1:-1]}"'
-    assert records == [f"{quoted}:1:4: placeholder/data_needed missing data to supply: “[TBD]”",
-                       f"{quoted}:2:4: placeholder/tk TK marker: text to come: “TK”"]
+    assert records == [f"{quoted}:1:4: error placeholder/data_needed missing data to supply: “[TBD]”",
+                       f"{quoted}:2:4: error placeholder/tk TK marker: text to come: “TK”"]
     report = json.loads(invoke("check", "--format", "json", str(folder)).stdout)
     assert report["articles"][0]["path"] == str(folder / name)      # JSON keeps the name as it is
 

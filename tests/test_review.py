@@ -50,9 +50,9 @@ def test_cli_review_records_each_answer(out_dir):
     assert "line 1: Mixtral compte [-12-]{+46,7+} milliards de paramètres" in out
     assert "[verified] https://example.org/mistral-mixtral — Mixtral of experts" in out
     assert "« Mixtral has 46.7B total parameters. »" in out
-    assert out.count("Accept this change [y,n,e,s,q,?]?") == 4
+    assert out.count("Accept this change [y,n,e,a,d,s,q,?]?") == 4
     assert "line 2: Annoncé le [-23 mars-]{+11 décembre+} 2023 à Paris." in out
-    assert "accepted with your text: line 3: [-Comments are coming soon!\nFin-]{+notre texteFin+} de" in out
+    assert "accepted with your text (edited by the reviewer, not verified): line 3: [-Comments are coming soon!\nFin-]{+notre texteFin+} de" in out
     assert "left for a human (1):" in out and "[DONNÉES NÉCESSAIRES]" in out
     assert "2 accepted, 1 rejected, 1 undecided" in out
     assert fourth not in data["decisions"]

@@ -1,0 +1,87 @@
+"""First runs that don't surprise: an unreachable server is one line, fast, not 35 s of retries."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import httpx
+import openai
+from click.testing import CliRunner
+
+from rewriter.cli import cli
+from rewriter.client import unreachable
+from tests.conftest import SEEDS
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_run_against_nothing_listening_fails_in_one_line_under_3_s(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    started = time.monotonic()
+    result = CliRunner().invoke(cli, ["run", str(SEEDS[0]), "--base-url", f"http://127.0.0.1:{free_port()}/v1",
+                                      "--model", "m", "--no-cache"])
+    elapsed = time.monotonic() - started
+    assert result.exit_code == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert "cannot reach http://127.0.0.1:" in lines[0] and "refused" in lines[0]
+    assert "gave up after 2 request(s)" in lines[0]   # one quick retry, no backoff ladder
+    assert elapsed < 3.0
+
+
+def test_refused_and_unresolved_names_are_unreachable_but_timeouts_are_not():
+    request = httpx.Request("POST", "http://x/v1/chat/completions")
+
+    def wrapped(cause: BaseException) -> openai.APIConnectionError:
+        exc = openai.APIConnectionError(request=request)
+        exc.__cause__ = httpx.ConnectError(str(cause))
+        exc.__cause__.__cause__ = cause
+        return exc
+
+    assert unreachable(wrapped(ConnectionRefusedError(111, "Connection refused")))
+    assert unreachable(wrapped(socket.gaierror(-2, "Name or service not known")))
+    assert not unreachable(openai.APITimeoutError(request=request))
+    assert not unreachable(wrapped(ConnectionResetError(104, "Connection reset by peer")))
+
+
+def test_batch_says_an_error_common_to_all_articles_once(tmp_path, monkeypatch):
+    import shutil
+    from tests.conftest import ARTICLES
+    shutil.copytree(ARTICLES, tmp_path / "articles")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["batch", "articles", "-j", "1", "--base-url",
+                                      f"http://127.0.0.1:{free_port()}/v1", "--model", "m", "--no-cache"])
+    assert result.exit_code == 1
+    refused = [line for line in result.stderr.splitlines() if "Connection refused" in line]
+    assert len(refused) == 1, result.stderr
+    assert f"not run ({len(SEEDS) - 1} articles): the batch stopped after the error above" in result.stderr
+    assert "next: rewriter review" not in result.stderr   # nothing to review
+
+
+def test_run_ends_with_the_next_command(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["run", str(SEEDS[0]), "--offline"])
+    assert result.exit_code == 0
+    assert result.stderr.rstrip().splitlines()[-1] == f"next: rewriter review out/{SEEDS[0].stem}"
+
+
+def test_critic_markup_keeps_paragraphs_and_line_breaks_outside_deletions(tmp_path, monkeypatch):
+    import re
+    monkeypatch.chdir(tmp_path)
+    assert CliRunner().invoke(cli, ["run", str(SEEDS[0]), "--offline"]).exit_code == 0
+    critic = (tmp_path / "out" / SEEDS[0].stem / f"{SEEDS[0].stem}.critic.md").read_text(encoding="utf-8")
+    article = SEEDS[0].read_text(encoding="utf-8")
+    deletions = re.findall(r"\{--(.*?)--\}", critic, re.S)
+    assert deletions and not any("\n" in d for d in deletions)
+    # Every line of the article that is not a table row is its own paragraph.
+    prose = [line for line in article.splitlines() if line.strip() and not line.lstrip().startswith("|")]
+    paragraphs = [p for p in critic.split("\n\n") if p.strip()]
+    assert len(paragraphs) >= len(prose) - len(deletions)
+    assert ("\n\n\n" in critic) == ("\n\n\n" in article)   # a blank line already there is not doubled
+    first, second = article.splitlines()[:2]
+    assert critic.startswith(f"{first}\n\n")
