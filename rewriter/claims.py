@@ -106,7 +106,7 @@ def clean_queries(raw: list[dict[str, str]]) -> list[Query]:
     """The model's queries, stripped, without repeats, at most three: tolerated, not re-asked."""
     seen, kept = set(), []
     for item in raw:
-        text = " ".join(item["q"].split())[:MAX_QUERY_CHARS]
+        text = " ".join(item["q"].split())[:MAX_QUERY_CHARS].strip()
         key = (text.casefold(), item["lang"])
         if len(text) >= 3 and key not in seen:
             seen.add(key)

@@ -449,6 +449,9 @@ def _parse_and_check(raw: str, schema: dict, check) -> tuple[Any, list[str]]:
     except json.JSONDecodeError as exc:
         return None, [f"the reply is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
                       "send only the JSON object, nothing before or after it"]
+    except (ValueError, RecursionError):     # nested past Python's limit, or a number too long to read
+        return None, ["the reply is JSON nested or sized past what can be read; send the flat JSON object "
+                      "the schema describes"]
     return data, _validation_errors(data, schema, check)
 
 

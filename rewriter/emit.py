@@ -3,7 +3,7 @@
 Nothing here touches ``articles/``: the rewritten article, ``changes.diff``,
 ``<stem>.critic.md`` and ``review.md`` all go to the run's output folder.
 The rewritten article keeps its file name there, unless that name is one of
-the folder's own files (:data:`RESERVED`: ``review.md``, ``changes.diff``,
+the folder's own files (:data:`RESERVED`: ``review.md``, ``review.html``, ``changes.diff``,
 ``report.json``, ``decisions.json``, ``evidence``); it is then written as
 ``rewritten-<name>`` (see :func:`rewritten_name`), so no output overwrites another.
 Edits are character spans on the decoded text (BOM removed), so CRLF, lone CR,
@@ -31,7 +31,7 @@ _TOKEN = re.compile(r"\[\^?\d+\]|\d+(?:[.,\u00a0\u202f ]\d+)*(?![\w])|\w+|\s+|[^
 # Names the output folder of a run uses for its own files (``decisions.json`` is written by review,
 # ``report.json`` by the pipeline, ``evidence/`` with --fetch); compared without case, for
 # case-insensitive file systems.
-RESERVED = frozenset({"report.json", "decisions.json", "changes.diff", "review.md", "evidence"})
+RESERVED = frozenset({"report.json", "decisions.json", "changes.diff", "review.md", "review.html", "evidence"})
 
 
 def rewritten_name(file_name: str) -> str:

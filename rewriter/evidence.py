@@ -26,7 +26,7 @@ from typing import Any, Sequence
 
 from .cache import JsonStore
 from .errors import ConfigError
-from .fetch import FetchError, decode_bytes, fetch_page, html_title, html_to_text, is_http_url, url_key
+from .fetch import FetchError, decode_bytes, fetch_page, html_title, html_to_text, is_http_url, short_title, url_key
 from .loader import atomic_write_text
 from .models import Finding, Reference, Source
 from .settings import Settings
@@ -38,6 +38,8 @@ PASSAGE_SENTENCES = 2         # a passage: up to two whole sentences ...
 PASSAGE_CHARS = 360           # ... or about this many characters (one longer sentence stays whole)
 SNIPPETS_PER_FINDING = 4      # at most this many snippets offered per finding ...
 EVIDENCE_TOKENS = 250         # ... within this many tokens (about 4 characters each); see snippets_for
+MAX_MODEL_URLS = 10           # new URLs a model's proposals may have read per article (with --fetch)
+TITLE_TERMS = 12              # words of a document's title indexed with each of its passages
 CHARS_PER_TOKEN = 4
 NUMBER_WEIGHT = 0.3           # a bare number ("92") says little about what a passage is about
 RELATIVE_FLOOR = 0.3          # a snippet scores at least this share of the best one ...
@@ -90,8 +92,18 @@ def _read_library_file(path: Path) -> tuple[str, str]:
 
 
 def library_files(directory: Path) -> list[Path]:
+    """The library's readable files: a link is followed only to a file inside the library, since
+    what is read may be shown to the model (a link to ~/.ssh/config must not be)."""
+    root = directory.resolve()
+
+    def inside(p: Path) -> bool:
+        try:
+            return p.resolve().is_relative_to(root)
+        except (OSError, RuntimeError):      # a link loop
+            return False
+
     return sorted(p for p in directory.rglob("*")
-                  if p.is_file() and p.suffix.lower() in LIBRARY_SUFFIXES
+                  if p.suffix.lower() in LIBRARY_SUFFIXES and inside(p) and p.is_file()
                   and not any(part.startswith(".") for part in p.relative_to(directory).parts))
 
 
@@ -377,13 +389,14 @@ class Evidence:
         self._index = None            # (bm25 retriever, snippets), built on first use
         self._indexed: tuple[str, ...] = ()
         self.offered: set[str] = set()  # snippet ids shown to the model (see snippets_for)
+        self._model_urls = 0            # URLs read because a proposal cited them (bounded: MAX_MODEL_URLS)
         self._pages = JsonStore(Path(settings.cache_dir) / "fetch", "page") if settings.use_cache else None
 
     # -- documents
 
     def _add(self, kind: str, *, url: str | None, path: str | None, title: str,
              text: str | None = None, error: str | None = None) -> Document:
-        doc = Document(f"E{len(self.documents) + 1}", kind, url, path, title, text, error)
+        doc = Document(f"E{len(self.documents) + 1}", kind, url, path, short_title(title), text, error)
         self.documents.append(doc)
         self._by_id[doc.id] = doc
         if url:
@@ -396,7 +409,11 @@ class Evidence:
         if existing is not None:
             return existing
         doc = self._add(kind, url=url, path=None, title=title or url)
-        if self.fetch:
+        if self.fetch and kind == "fetched" and self._model_urls >= MAX_MODEL_URLS:
+            doc.error = (f"not fetched: the model gave more than {MAX_MODEL_URLS} new URLs for this article, "
+                         "and each may take up to a page's time limit")
+        elif self.fetch:
+            self._model_urls += kind == "fetched"
             self._read(doc)
         return doc
 
@@ -411,7 +428,7 @@ class Evidence:
         if isinstance(page, Exception):
             doc.error = str(page)
             return doc
-        doc.text, doc.title = page.text, page.title or doc.title
+        doc.text, doc.title = page.text, short_title(page.title) or doc.title
         doc.date = getattr(page, "date", "") or getattr(hit, "date", "")
         self._save(doc)
         return doc
@@ -431,7 +448,7 @@ class Evidence:
             doc.error = str(exc)
             return
         doc.text = page.text
-        doc.title = page.title or doc.title
+        doc.title = short_title(page.title) or doc.title
         doc.date = page.date
         self._save(doc)
 
@@ -477,7 +494,7 @@ class Evidence:
                         for n, passage in enumerate(passages(d.text), 1)]
             # A passage is indexed with its document's title: "He was born on 23 June 1912" is about
             # the page's subject, which only the title may name.
-            titles = {d.id: tokens(d.title) for d in self.documents if d.text}
+            titles = {d.id: list(dict.fromkeys(tokens(d.title)))[:TITLE_TERMS] for d in self.documents if d.text}
             corpus = [tokens(s.text) + titles[s.document_id] for s in snippets]
             kept = [(s, t) for s, t in zip(snippets, corpus) if t]
             retriever = None

@@ -51,6 +51,7 @@ MAX_REDIRECTS = 5
 MAX_BYTES = 2_000_000
 TOTAL_SECONDS = 20.0
 CACHE_SECONDS = 7 * 24 * 3600
+FAILURE_SECONDS = 24 * 3600
 TEXT_TYPES = {"text/html": "html", "application/xhtml+xml": "html", "text/plain": "text"}
 REFUSED = "refused: {} resolves to a private, loopback or link-local address"
 
@@ -390,9 +391,19 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
     return data.decode("cp1252", errors="replace")
 
 
+MAX_TITLE_CHARS = 300
+
+
+def short_title(title: str) -> str:
+    """A title as the tool keeps it: whitespace folded, at most :data:`MAX_TITLE_CHARS` characters
+    (a page's title is the page's to choose, and it goes into every snippet line of the prompt)."""
+    title = re.sub(r"\s+", " ", title[:4 * MAX_TITLE_CHARS]).strip()
+    return title if len(title) <= MAX_TITLE_CHARS else title[:MAX_TITLE_CHARS - 1].rstrip() + "…"
+
+
 def html_title(markup: str) -> str:
     match = re.search(r"<title[^>]*>(.*?)</title>", markup, re.IGNORECASE | re.DOTALL)
-    return re.sub(r"\s+", " ", html.unescape(match.group(1))).strip() if match else ""
+    return short_title(html.unescape(match.group(1))) if match else ""
 
 
 _TABLE_RULE = re.compile(r"^\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?$")
@@ -482,12 +493,23 @@ def fetch_page(url: str, *, allow_private: bool = False, total_seconds: float = 
     if not is_http_url(url):
         raise FetchError(f"not a well-formed http(s) URL: {url!r}")
     key = f"page:{url_key(url)}"
+    failed = f"failed:{int(allow_private)}:{url_key(url)}"     # keyed on the policy: a refusal is the policy's
     if store is not None and (page := _cached_page(store.get(key), allow_private)) is not None:
         return replace(page, seconds=round(time.monotonic() - start, 3))
-    response = http_request("GET", url, headers={"User-Agent": user_agent, "Accept": "text/html, text/plain;q=0.9"},
-                            allow_private=allow_private, total_seconds=total_seconds, max_bytes=max_bytes,
-                            resolve=resolve, before_body=_readable)
-    page = page_from(response)
+    if store is not None and isinstance(known := store.get(failed), str):
+        raise FetchError(f"{known} (a day ago or less; not asked again)")
+    try:
+        response = http_request("GET", url, headers={"User-Agent": user_agent,
+                                                     "Accept": "text/html, text/plain;q=0.9"},
+                                allow_private=allow_private, total_seconds=total_seconds, max_bytes=max_bytes,
+                                resolve=resolve, before_body=_readable)
+        page = page_from(response)
+    except FetchError as exc:
+        # What will not change by asking again (a 404, a PDF, a page too large, a refusal) is
+        # remembered for a day, so a rerun asks nothing; timeouts, drops and 5xx are asked again.
+        if store is not None and not exc.transient and not str(exc).startswith("HTTP 5"):
+            store.set(failed, str(exc), expire=FAILURE_SECONDS)
+        raise
     if store is not None:
         entry = {name: value for name, value in page.to_dict().items() if name in _PAGE_FIELDS}
         store.set(key, {**entry, "public": response.public}, expire=CACHE_SECONDS)

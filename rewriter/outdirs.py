@@ -103,3 +103,15 @@ def check_writable(out_root: Path) -> None:
         reason = "it is a file, not a folder" if isinstance(exc, FileExistsError) else exc.strerror or exc
         raise OutputError(f"{out_root}: cannot write results there ({reason}); "
                           "choose another --out folder") from None
+
+
+def check_inside(out_root: Path, out_dir: Path) -> None:
+    """Refuse an article's output folder, or its ``evidence/``, that a link takes out of ``out_root``:
+    a crafted ``out/<stem> -> ~/somewhere`` would otherwise receive every file of the run."""
+    from .errors import OutputError
+
+    root = out_root.resolve()
+    for folder in (out_dir, out_dir / "evidence"):
+        if folder.is_symlink() or (folder.exists() and not folder.resolve().is_relative_to(root)):
+            raise OutputError(f"{folder}: is a link (to {folder.resolve()}); results are only written inside "
+                              f"{out_root}: remove the link, or choose another --out folder")

@@ -14,7 +14,7 @@ from . import __version__, claims, corrections, detect, emit, evidence, figures,
 from .errors import OutputError
 from .loader import Article, atomic_write_text, load, repo_root_of
 from .models import Finding, Proposal
-from .outdirs import output_name
+from .outdirs import check_inside, output_name
 from .settings import Settings
 from .text import chunks, language, stated_date
 
@@ -96,6 +96,7 @@ def _run(path, settings: Settings, options: RunOptions, llm, on_stage, out_name)
     ctx = claims.ArticleContext(today=(options.today or dt.date.today()).isoformat(),
                                 language=language(text), date=stated_date(text))
     out_dir = options.out_root / (out_name or output_name(article.path))
+    check_inside(options.out_root, out_dir)
     calls: list = []
     errors: list[dict[str, str]] = []
     claim_findings: list[Finding] = []

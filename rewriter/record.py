@@ -18,7 +18,7 @@ from typing import Any
 
 from .emit import proposal_position
 from .errors import ApplyError, InputError
-from .loader import repo_root_of, sha256_bytes
+from .loader import ARTICLE_SUFFIXES, repo_root_of, sha256_bytes
 from .models import Finding, Proposal
 from .resources import schema_errors
 
@@ -143,6 +143,11 @@ def find_article(run: Run, repo_root: Path | None = None) -> Path | None:
         raise ApplyError(f"{run.out_dir / REPORT} names {existing[0].resolve()} as the article, outside {root}; "
                          "apply and review only touch a file inside the repository holding the out folder "
                          "(or the folder above out/): refused")
+    articles = [p for p in allowed if p.suffix.lower() in ARTICLE_SUFFIXES]
+    if allowed and not articles:
+        raise ApplyError(f"{run.out_dir / REPORT} names {allowed[0]} as the article; apply and review only touch "
+                         f"articles ({', '.join(ARTICLE_SUFFIXES)} files), never a Makefile, a workflow or code: refused")
+    allowed = articles
     for p in allowed:
         try:
             if sha256_bytes(p.read_bytes()) == run.sha256:

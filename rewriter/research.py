@@ -93,7 +93,7 @@ def choose_queries(plan: list[ResearchItem], limits: Limits, providers: int
             if turn >= len(item.queries):
                 continue
             query = item.queries[turn]
-            key = (" ".join(query.text.casefold().split()), query.lang)
+            key = (_spaced(query.text).casefold(), query.lang)
             if key in chosen:
                 per_item[i].append(chosen[key])
             elif turn >= limits.per_target:
@@ -127,12 +127,17 @@ def research(plan: list[ResearchItem], evidence: Evidence, searcher, *, limits: 
     documents = _read(_leads(hits, limits), evidence, searcher, result)
     by_query: dict[str, list] = {}
     for hit in hits:
-        by_query.setdefault(hit.query, []).append(hit)
+        by_query.setdefault(_spaced(hit.query), []).append(hit)
     for i, item in enumerate(plan):
-        item_hits = [h for q in per_item[i] for h in by_query.get(q.text, [])]
+        item_hits = [h for q in per_item[i] for h in by_query.get(_spaced(q.text), [])]
         result.items.append(_item_record(item, per_item[i], item_hits, documents))
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _spaced(query: str) -> str:
+    """A query as the searcher sends it (spaces folded), to credit each item with its hits."""
+    return " ".join(query.split())
 
 
 def _leads(hits: list, limits: Limits) -> list:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import os
 import re
 import threading
 import time
@@ -212,7 +213,7 @@ def _origin(url: str) -> str:
 def _json(response: Response, what: str, name: str) -> Any:
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):       # not JSON, or nested past what Python reads
         raise SearchError(f"{name}: {what} answered HTTP {response.status} with a body that is not JSON; "
                           "is the URL right?") from None
 
@@ -343,7 +344,7 @@ class Wikipedia:
 
 # ---------------------------------------------------------------- mistral web_search
 
-_LABEL = re.compile(r"\bQ(\d+)\b")
+_LABEL = re.compile(r"\bQ(\d{1,4})\b")
 
 
 class MistralWebSearch:
@@ -623,7 +624,8 @@ class Searcher:
     ``max_searches`` (settings) bounds the distinct ``(query, lang)`` pairs searched over the
     Searcher's life (one per article); pairs beyond it are recorded as ``skipped``. Each provider
     keeps at most ``max_hits_per_query`` hits per pair; :meth:`run` returns the hits of all
-    providers, query by query, each URL once.
+    providers, query by query, each URL once per query (so each query is credited with what it
+    found; the research stage reads each page once).
     """
 
     def __init__(self, providers: list[Provider], settings: Settings, *, max_hits_per_query: int = 3,
@@ -653,8 +655,9 @@ class Searcher:
                                                  f"over the limit of {self.settings.max_searches} searches per "
                                                  "article (--max-searches)") for p in self.providers)
         per_provider = [self._run_provider(provider, allowed) for provider in self.providers]
-        hits, seen = [], set()
+        hits = []
         for i in range(len(allowed)):
+            seen: set[str] = set()       # each URL once per query; two queries may find the same page
             for found in per_provider:
                 for hit in found[i]:
                     if url_key(hit.url) not in seen:
@@ -716,6 +719,10 @@ class Searcher:
                 found: list[list[Hit]] | SearchError = provider.search(batch)
             except SearchError as exc:
                 found = exc
+            except Exception as exc:    # an answer of a shape no check foresaw: that search failed, not the run
+                if os.environ.get("REWRITER_RAISE_ERRORS"):
+                    raise
+                found = SearchError(f"{provider.name}: unexpected answer ({type(exc).__name__}: {exc})"[:300])
             return found, round(time.monotonic() - start, 3)
 
         if getattr(provider, "batched", False):

@@ -19,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 from .evidence import (Document, Evidence, document_id, finding_context, fold, is_http_url, is_table_row, lexicon,
                        tokens, url_key)
 from .models import (BROKEN_TABLE, CLAIM, CLEANUP, COPYEDIT, DELETABLE_KINDS, DELETE, FAILED, KEEP, LINE_BREAK,
-                     NEEDS_HUMAN, NEEDS_REVIEW, REFORMAT, REPLACE, VERIFIED, Finding, Proposal, Source)
+                     NEEDS_HUMAN, NEEDS_REVIEW, PLACEHOLDER, REFORMAT, REPLACE, VERIFIED, Finding, Proposal, Source)
 from .text import _MONTHS as MONTH_NAMES, language   # "janvier|février|fevrier|...|december", as stated_date reads them
 
 FUZZY_THRESHOLD = 90.0      # rapidfuzz partial_ratio, on normalised text
@@ -145,6 +145,16 @@ class Figure:
     raw: Decimal                  # the digits alone: 2.2
     values: tuple[Decimal, ...]   # what it stands for: (2200000,); "5m" may be (5000000, 5)
     step: Decimal                 # the precision it is written to: 100000 for "2,2 millions"
+
+
+MAX_SOURCES = 5    # sources checked per proposal: a reply may not make the tool read a thousand pages
+
+
+def _is_year(figure: Figure) -> bool:
+    """A figure written as a plain four-digit year (1000 to 2199), not a scaled or decimal one."""
+    value = figure.values[0]
+    return value == figure.raw and value == value.to_integral_value() and 1000 <= value <= 2199 \
+        and re.fullmatch(r"\d{4}", figure.written.strip()) is not None
 
 
 def _canon(value: Decimal) -> str:
@@ -461,6 +471,10 @@ def _edit_problems(proposal: Proposal, finding: Finding) -> list[str]:
     if breaks:
         problems.append(f"the span crosses {breaks} line break{'s' if breaks > 1 else ''}: "
                         "a change inside one sentence never does; check the lines around it by eye")
+    added = len(re.findall(r"\r\n|\r|\n", replacement)) - breaks
+    if finding.kind == CLAIM and added > 0:
+        problems.append(f"the replacement adds {added} line break{'s' if added > 1 else ''} to a claim's words: "
+                        "a correction inside a sentence never starts a new paragraph or heading")
     return problems
 
 
@@ -545,10 +559,18 @@ def _grounding(proposal: Proposal, finding: Finding, article_text: str,
         quoted_dates |= source_dates
         quoted += source_figures
     missing = set(dates - in_span - quoted_dates)
+    # A year read off a quoted date may fill a year: in a placeholder, or in place of a year or date.
+    span_has_a_year = finding.kind == PLACEHOLDER or any(_is_year(f) for f in _scan(finding.text, article_lang)[1]) \
+        or any(t.startswith("date:") for t in in_span)
     rounded = []
     for figure in figures:
-        if any(_canon(v) in in_span or _canon(v) in quoted_dates for v in figure.values):
-            continue        # in the span already, or the year of a quoted date ("2001" from "2 janvier 2001")
+        # What the replacement writes means one thing: "5m" is 5 million, never a bare 5 that a quote
+        # about "5 years" would support.
+        figure = replace(figure, values=figure.values[:1])
+        if _canon(figure.values[0]) in in_span:
+            continue        # in the span already
+        if _is_year(figure) and span_has_a_year and _canon(figure.values[0]) in quoted_dates:
+            continue        # a year for a year, from a quoted date ("2023" from "28 avril 2023")
         how = support(figure, quoted)
         if how is None:
             missing.add(_canon(figure.values[0]))
@@ -556,6 +578,11 @@ def _grounding(proposal: Proposal, finding: Finding, article_text: str,
             rounded.append(f"{figure.written} {how}")
     if missing:
         return False, f"the replacement introduces {', '.join(sorted(missing))}, not in any verified quote"
+    quoted_words = set().union(*(tokens(s.quote) for s in verified))
+    new_names = [n for n in _names(proposal.replacement) if n not in _names(finding.text)
+                 and not _names_in(n, quoted_words)]
+    if new_names:
+        return False, (f"the replacement introduces {', '.join(new_names)}, named in no verified quote")
     first = verified[0]
     return True, f"{first.evidence_id or first.url}: {first.reason}" + "".join(f"; {r}" for r in rounded)
 
@@ -572,7 +599,10 @@ def verify(article_text: str, findings: dict[str, Finding], proposals: list[Prop
     seen: set[str] = set()
     result = []
     for given in proposals:
-        proposal = replace(given, sources=[check_source(s, evidence).applied(s) for s in given.sources])
+        proposal = replace(given, sources=[check_source(s, evidence).applied(s) if n < MAX_SOURCES else
+                                           replace(s, status=UNCHECKED, reason=f"only the first {MAX_SOURCES} "
+                                                   "sources of a change are checked")
+                                           for n, s in enumerate(given.sources)])
         if proposal.action == DELETE:
             proposal.replacement = ""   # a deletion carries no text
         result.append(_judged(proposal, findings, article_text, evidence, seen))

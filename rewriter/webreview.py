@@ -80,7 +80,8 @@ def _evidence_link(view: ArticleView, where: str, base: str) -> str:
     path = Path(where)
     folder = view.run.out_dir / "evidence"
     try:
-        inside = path.resolve().parent == folder.resolve() and path.is_file()
+        inside = (not folder.is_symlink() and not path.is_symlink() and path.resolve().parent == folder.resolve()
+                  and path.is_file())
     except OSError:
         inside = False
     if not inside:
@@ -411,9 +412,11 @@ class _Handler(BaseHTTPRequestHandler):
         """A saved evidence file of the run, as plain text; nothing outside its evidence/ folder."""
         if index >= len(self.server.out_dirs) or "/" in name or "\\" in name or name.startswith("."):
             return self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8")
-        folder = (self.server.out_dirs[index] / "evidence").resolve()
+        linked = self.server.out_dirs[index] / "evidence"
+        folder = linked.resolve()
         path = (folder / name).resolve()
-        if path.parent != folder or not path.is_file():
+        # A link anywhere on the way (the folder itself, or a file in it) could lead out of the run.
+        if linked.is_symlink() or (linked / name).is_symlink() or path.parent != folder or not path.is_file():
             return self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8")
         self._send(HTTPStatus.OK, path.read_bytes(), "text/plain; charset=utf-8")
 

@@ -478,3 +478,26 @@ def test_terminal_escapes_in_a_replacement_reach_the_article_but_not_the_termina
     assert "\x1b" not in result.output and "\x07" not in result.output and "\u202e" not in result.output
     assert "[-12-]{+46,7\\x1b]0;pwned\\x07\\x1b[2J+} milliards{+\\u202e+}" in result.output
     assert evil.encode() in (tmp_path / NAME).read_bytes()     # bytes are the reviewer's call, not ours
+
+
+@pytest.mark.parametrize("target", ["Makefile", ".github/workflows/ci.yml", "tools/deploy.sh"])
+def test_a_crafted_report_cannot_make_apply_edit_a_file_that_is_no_article(tmp_path, monkeypatch, git_env, target):
+    """Inside the repository, but a Makefile or a workflow: apply only ever writes articles."""
+    repo = tmp_path / "repo"
+    out_dir = make_run(repo, SAMPLE.encode(), THREE)
+    victim = repo / target
+    victim.parent.mkdir(parents=True, exist_ok=True)
+    victim.write_bytes(SAMPLE.encode())
+    init_repo(repo)
+    report = json.loads((out_dir / "report.json").read_text(encoding="utf-8"))
+    for key in ("absolute_path", "path"):
+        report["article"].pop(key, None)
+    report["article"]["repo_path"] = target
+    report["article"]["path"] = target
+    (out_dir / "report.json").write_text(json.dumps(report), encoding="utf-8")
+    review.review_bulk(out_dir, "all", False)
+    monkeypatch.chdir(repo)
+    result = CliRunner().invoke(cli, ["apply", "out/000_test"])
+    assert result.exit_code == 1, result.output
+    assert "never a Makefile, a workflow or code: refused" in result.output
+    assert victim.read_bytes() == SAMPLE.encode()

@@ -204,3 +204,13 @@ def test_research_reads_pages_and_adds_only_what_was_read(tmp_path):
     assert item["searched"] == [{"q": "Mixtral", "lang": "fr"}] and len(item["hits"]) == 4   # 3 + 1 per provider
     assert {h["document"] for h in item["hits"]} >= {docs["https://example.org/a"].id}
     assert result.search_count == 2
+
+
+def test_two_queries_finding_one_page_are_both_credited_and_the_page_read_once(tmp_path):
+    web = Provider("searxng", {"Mixtral": ["https://example.org/a"], "Mixtral sortie": ["https://example.org/a"]})
+    settings = Settings(cache_dir=tmp_path, use_cache=False)
+    searcher = Searcher([web], settings, {"https://example.org/a": "Mixtral est sorti le 11 décembre 2023."})
+    evidence = Evidence(settings, fetch=False, evidence_dir=None)
+    result = research.research(plan_of([("Mixtral", "fr")], [("Mixtral sortie " + " " * 3, "fr")]), evidence, searcher)
+    assert [len(item["hits"]) for item in result.items] == [1, 1]
+    assert searcher.fetched == ["https://example.org/a"] and len(evidence.documents) == 1

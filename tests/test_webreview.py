@@ -4,6 +4,8 @@ The whole review in headless Chromium is in test_webreview_browser.py."""
 
 from __future__ import annotations
 
+import shutil
+
 import json
 import os
 import re
@@ -156,6 +158,13 @@ def test_evidence_is_served_from_the_run_folder_only(runs):
         for name in ("..%2Fsecret.txt", "..%2F..%2Farticles%2F" + SEED + ".txt", ".hidden", "E2.txt"):
             assert get(server.url + "a/0/evidence/" + name)[0] == 404
         assert get(server.url + "a/9/evidence/E1.txt")[0] == 404
+        (seed / "evidence" / "E3.txt").symlink_to(seed / "secret.txt")     # a link in the folder
+        assert get(server.url + "a/0/evidence/E3.txt")[0] == 404
+    shutil.rmtree(seed / "evidence")
+    (seed / "evidence").symlink_to(seed.parent)                            # the folder itself a link
+    (seed.parent / "E1.txt").write_text("outside the run", encoding="utf-8")
+    with serving(runs) as server:
+        assert get(server.url + "a/0/evidence/E1.txt")[0] == 404
 
 
 def test_run_writes_a_read_only_review_html_beside_review_md(runs):
