@@ -58,6 +58,7 @@ class ApplyResult:
     wrote: bool = False                                      # the file in the checkout was written
     resumed: bool = False    # the article already held these changes: an earlier apply was interrupted
     after_apply: bool = False   # ... or a plain apply wrote them, and this --commit commits them
+    assets: list[str] = field(default_factory=list)          # figures copied beside the article
 
     def word_diff(self) -> list[str]:
         """One line per applied change: where, and its words before and after (safe for a terminal)."""
@@ -196,9 +197,12 @@ def _ready_to_commit(path: Path, name: str, *, written: bool = False) -> tuple[P
     return root, rel
 
 
-def _commit_in_checkout(root: Path, rel: str, name: str, message: str) -> list[str]:
-    """Commit the article, already written and checked by :func:`_ready_to_commit`."""
-    proc = _git(root, "commit", "-q", "-F", "-", "--", rel, data=message.encode("utf-8"), check=False)
+def _commit_in_checkout(root: Path, rel: str, name: str, message: str, assets: list[str] = ()) -> list[str]:
+    """Commit the article, already written and checked by :func:`_ready_to_commit` (with its
+    figures, ``assets``, paths from the repository root)."""
+    if assets:
+        _git(root, "add", "--", *assets)
+    proc = _git(root, "commit", "-q", "-F", "-", "--", rel, *assets, data=message.encode("utf-8"), check=False)
     if proc.returncode:
         raise ApplyError(f"wrote {name} but git commit failed ({_last_error(proc)}); "
                          f"commit it yourself, or `git checkout -- {shlex.quote(rel)}` to undo")
@@ -325,7 +329,7 @@ def _check_writable(path: Path, name: str) -> None:
 
 
 def apply(out_dir: Path, *, commit: bool = False, branch: str | None = None,
-          repo_root: Path | None = None, dry_run: bool = False) -> ApplyResult:
+          repo_root: Path | None = None, dry_run: bool = False, assets: str = "figures") -> ApplyResult:
     """Apply the accepted changes of ``out_dir`` to its article; see the module docstring."""
     if commit and branch:
         raise ValueError("commit and branch exclude each other: commit in the checkout, or on a branch")
@@ -349,7 +353,9 @@ def apply(out_dir: Path, *, commit: bool = False, branch: str | None = None,
         if p.id in accepted:
             own = accepted[p.id]
             chosen.append(p if own is None else dataclasses.replace(p, action=REPLACE, replacement=own))
+    chosen = _in_assets_folder(chosen, assets)
     plan = plan_edits(run.findings, chosen, text=article.text)
+    figures = _figure_assets(out_dir, chosen, plan, path, assets, branch)
     result = ApplyResult(name, path, article.text, article.text, plan.edits, plan.skipped,
                          decisions.outdated(), branch=branch)
     result.new_text = splice(article.text, [(e.start, e.end, e.new) for e in plan.edits])
@@ -369,7 +375,7 @@ def apply(out_dir: Path, *, commit: bool = False, branch: str | None = None,
 
     if now is not None:
         result.after_apply = bool(decisions.applied)
-        return _finish_interrupted(result, decisions, commit, message(items))
+        return _finish_interrupted(result, decisions, commit, message(items), figures)
     if branch:
         versions = [(article.encode(splice(article.text, [(e.start, e.end, e.new) for e in plan.edits[:i]])),
                      message([(e, by_id[e.change_id])]))
@@ -379,19 +385,49 @@ def apply(out_dir: Path, *, commit: bool = False, branch: str | None = None,
     elif commit:
         root, rel = _ready_to_commit(path, name)
         _check_writable(path, name)
+        result.assets = _copy_assets(figures, root)
         _write(path, name, new)
         result.wrote = True
         try:
-            result.commits = _commit_in_checkout(root, rel, name, message(items))
+            result.commits = _commit_in_checkout(root, rel, name, message(items), result.assets)
         except ApplyError:   # a hook said no: the article is written all the same, so say so
             _mark_applied(decisions, name, sha256_bytes(new), [], None)
             raise
     else:
         _check_writable(path, name)
+        result.assets = _copy_assets(figures, None)
         _write(path, name, new)
         result.wrote = True
     _mark_applied(decisions, name, sha256_bytes(new), result.commits, branch)
     return result
+
+
+# ---------------------------------------------------------------- figures (rewriter/figures.py)
+
+def _in_assets_folder(chosen: list[Proposal], folder: str) -> list[Proposal]:
+    from .figures import in_folder
+
+    return [in_folder(p, folder) for p in chosen]
+
+
+def _figure_assets(out_dir: Path, chosen: list[Proposal], plan, path: Path, folder: str,
+                   branch: str | None) -> list[tuple[Path, Path]]:
+    """(figure in the out folder, where it goes) for each accepted change applied that shows one."""
+    from .figures import assets_for
+
+    found = assets_for(out_dir, [p for p in chosen if p.id not in plan.skipped], path, folder)
+    if found and branch:
+        raise ApplyError(f"{len(found)} accepted chart file(s) cannot go on a branch yet; "
+                         "apply --commit (or without --branch), which commits them with the article")
+    return found
+
+
+def _copy_assets(assets: list[tuple[Path, Path]], root: Path | None) -> list[str]:
+    """Copy the figures beside the article; their paths (from ``root`` when given, for git)."""
+    from .figures import copy_assets
+
+    written = copy_assets(assets)
+    return [d.resolve().relative_to(root.resolve()).as_posix() if root else d.as_posix() for d in written]
 
 
 def _mark_applied(decisions: Decisions, name: str, sha256: str, commits: list[str], branch: str | None) -> None:
@@ -401,7 +437,8 @@ def _mark_applied(decisions: Decisions, name: str, sha256: str, commits: list[st
         raise ApplyError(f"{name} is done, but {exc}; a later apply recognises the article and records it") from None
 
 
-def _finish_interrupted(result: ApplyResult, decisions: Decisions, commit: bool, message: str) -> ApplyResult:
+def _finish_interrupted(result: ApplyResult, decisions: Decisions, commit: bool, message: str,
+                        figures: list[tuple[Path, Path]] = ()) -> ApplyResult:
     """The article holds exactly the accepted changes: an earlier apply was cut off after writing it
     (``kill -9`` during a pre-commit hook, say). Record what it did; commit if asked and not done yet."""
     result.resumed = True
@@ -414,6 +451,7 @@ def _finish_interrupted(result: ApplyResult, decisions: Decisions, commit: bool,
             result.commits = [_out(_git(root, "rev-parse", "HEAD"))]
     elif commit:
         root, rel = _ready_to_commit(path, name, written=True)
-        result.commits = _commit_in_checkout(root, rel, name, message)
+        result.assets = _copy_assets(figures, root)      # the plain apply before copied them: same bytes
+        result.commits = _commit_in_checkout(root, rel, name, message, result.assets)
     _mark_applied(decisions, name, sha, result.commits, None)
     return result

@@ -393,7 +393,7 @@ def failure_lines(failed) -> list[str]:
 @click.argument("out_dir", metavar="OUT/STEM", type=click.Path(exists=True, file_okay=False))
 @click.option("--accept", default=None, metavar="STATUS[,STATUS...]|all", callback=_accept_statuses,
               help="Accept without asking the changes of these statuses (verified, copyedit, cleanup, "
-                   "needs_review; e.g. verified,copyedit,cleanup), or all of them.")
+                   "reformat, needs_review; e.g. verified,copyedit,cleanup), or all of them.")
 @click.option("--reject", type=click.Choice(["all"]), default=None,
               help="Reject without asking every change not accepted (with --accept: all the rest).")
 @click.option("--redo", is_flag=True, help="Ask again about changes already decided.")
@@ -481,8 +481,10 @@ def review(out_dir, accept, reject, redo, more_dirs, web, no_open):
               help="Commit one change per commit on branch NAME; your checkout stays as it is.")
 @click.option("--dry-run", is_flag=True, help="Show what would be written (word diff, then a unified diff); "
                                               "write and commit nothing.")
+@click.option("--assets", metavar="DIR", default="figures", show_default=True,
+              help="Folder, relative to the article's, that accepted charts are copied to (and linked from).")
 @friendly_errors
-def apply_command(out_dir, commit, branch, dry_run):
+def apply_command(out_dir, commit, branch, dry_run, assets):
     """Write the accepted changes of OUT/STEM to its article, and print a word diff.
 
     \b
@@ -509,7 +511,9 @@ def apply_command(out_dir, commit, branch, dry_run):
                                "checkout, --branch NAME on a review branch; pick one")
     out_dir = Path(out_dir)
 
-    result = apply(out_dir, commit=commit, branch=branch, dry_run=dry_run)
+    result = apply(out_dir, commit=commit, branch=branch, dry_run=dry_run, assets=assets)
+    if result.assets:
+        status(printable(f"copied {len(result.assets)} figure file(s): {', '.join(result.assets)}"))
     for line in result.word_diff():
         out(line)
     if dry_run:

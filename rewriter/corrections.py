@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .claims import ArticleContext
-from .models import (ARTIFACT, BOILERPLATE, DELETE, FAILED, KEEP, LINE_BREAK, NEEDS_HUMAN, NEEDS_REVIEW, REPLACE,
+from .models import (ARTIFACT, BOILERPLATE, BROKEN_TABLE, DELETE, FAILED, KEEP, LINE_BREAK, NEEDS_HUMAN, NEEDS_REVIEW, REPLACE,
                      Finding, LineIndex, Proposal, Source, change_id)
 from .resources import errors_against, load_schema, render_prompt
 
@@ -264,7 +264,7 @@ def fallback_proposal(finding: Finding, reason: str) -> Proposal:
     """For a finding the model gave nothing usable for: the offline rule's deletion of chrome and
     artifacts (for review, with the model's failure noted), else a failed proposal."""
     rule = offline_proposals([finding])[0]
-    if rule.action == DELETE:
+    if rule.action in (DELETE, REPLACE):
         return replace(rule, error=reason)
     return failed_proposal(finding, reason)
 
@@ -278,7 +278,10 @@ def offline_proposals(findings: list[Finding]) -> list[Proposal]:
     """What rules alone can say: chrome and artifacts can go; everything else needs a person."""
     proposals = []
     for f in findings:
-        if f.kind in (BOILERPLATE, ARTIFACT):
+        rebuilt = _rebuilt_table(f)
+        if rebuilt is not None:
+            proposals.append(rebuilt)
+        elif f.kind in (BOILERPLATE, ARTIFACT):
             proposals.append(Proposal(
                 id=change_id(f.id), finding_id=f.id, action=DELETE, replacement="",
                 rationale=f"Rule: {f.message}", confidence=0.5, status=NEEDS_REVIEW))
@@ -287,3 +290,15 @@ def offline_proposals(findings: list[Finding]) -> list[Proposal]:
                 id=change_id(f.id), finding_id=f.id, action=NEEDS_HUMAN, replacement="",
                 rationale=f"Offline: {f.message}", status=NEEDS_HUMAN))
     return proposals
+
+
+def _rebuilt_table(finding: Finding) -> Proposal | None:
+    """A broken table whose columns are unambiguous (tabs, runs of spaces), rebuilt as Markdown by rule."""
+    from .tablecheck import rebuild
+
+    table = rebuild(finding.text) if finding.kind == BROKEN_TABLE else None
+    if table is None:
+        return None
+    return Proposal(id=change_id(finding.id), finding_id=finding.id, action=REPLACE, replacement=table,
+                    rationale="Rule: the columns are separated by tabs or runs of spaces; rebuilt as a Markdown "
+                              "table with the same cells.", confidence=0.9, status=NEEDS_REVIEW)

@@ -524,6 +524,7 @@ def review_markdown(article: Article, findings: dict[str, Finding], proposals: l
             new = ("" if p.action == DELETE else p.replacement) if p.changes_text else f.text
             label = "Before/after (word level):" if p.changes_text else "As it stands:"
             lines += [label, "", _fence(context_diff(text, f.start, f.end, new)), ""]
+            lines += _figure_lines(p, out_dir)
         if p.sources:
             lines += ["Sources:", ""]
             for s in p.sources:
@@ -536,6 +537,18 @@ def review_markdown(article: Article, findings: dict[str, Finding], proposals: l
                     lines.append(f"  ({' '.join(s.reason.split())})")
             lines.append("")
     return "\n".join(lines)
+
+
+def _figure_lines(proposal: Proposal, out_dir: Path) -> list[str]:
+    from .figures import review_lines    # charts and tables built for a placeholder (rewriter/figures.py)
+
+    return review_lines(proposal, out_dir) if proposal.changes_text else []
+
+
+def _figure_patches(out_dir: Path, proposals: list[Proposal], repo_path: str) -> str:
+    from .figures import figure_patches    # new files: the charts beside the article
+
+    return figure_patches(out_dir, proposals, repo_path)
 
 
 def write_outputs(out_dir: Path, article: Article, findings: dict[str, Finding],
@@ -554,7 +567,8 @@ def write_outputs(out_dir: Path, article: Article, findings: dict[str, Finding],
              "critic": out_dir / f"{article.stem}.critic.md", "review": out_dir / "review.md"}
     # Regenerable output: atomic, but not worth an fsync each.
     atomic_write(paths["article"], new_bytes, durable=False)
-    atomic_write(paths["diff"], diff_bytes(unified_diff(article.raw, new_bytes, repo_path)), durable=False)
+    atomic_write(paths["diff"], diff_bytes(unified_diff(article.raw, new_bytes, repo_path)
+                                           + _figure_patches(out_dir, proposals, repo_path)), durable=False)
     atomic_write_text(paths["critic"], critic_markup(article.text, findings, proposals), durable=False)
     atomic_write_text(paths["review"], review_markdown(article, findings, proposals,
                                                        repo_path=repo_path, out_dir=out_dir), durable=False)

@@ -155,7 +155,9 @@ REPLACE, DELETE, KEEP, NEEDS_HUMAN = "replace", "delete", "keep", "needs_human"
 # are lanes checked by rule, with no source needed, so an editor can accept each in one go.
 VERIFIED, NEEDS_REVIEW, FAILED = "verified", "needs_review", "failed"
 COPYEDIT, CLEANUP = "copyedit", "cleanup"
-STATUSES = (VERIFIED, COPYEDIT, CLEANUP, NEEDS_REVIEW, NEEDS_HUMAN, KEEP, FAILED)
+# ``reformat``: a broken table rebuilt as Markdown with exactly its words, checked cell by cell by rule.
+REFORMAT = "reformat"
+STATUSES = (VERIFIED, COPYEDIT, CLEANUP, REFORMAT, NEEDS_REVIEW, NEEDS_HUMAN, KEEP, FAILED)
 
 
 @dataclass

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from . import __version__, claims, corrections, detect, emit, evidence, research, verify
+from . import __version__, claims, corrections, detect, emit, evidence, figures, research, verify
 from .errors import OutputError
 from .loader import Article, atomic_write_text, load, repo_root_of
 from .models import Finding, Proposal
@@ -215,6 +215,7 @@ def _stages(article: Article, settings: Settings, options: RunOptions, llm, stag
     by_id = {f.id: f for f in everything}
     with stage("verify"):
         proposals = verify.verify(text, by_id, proposals, gathered)
+        proposals = figures.fill(text, by_id, proposals, gathered, out_dir / figures.FIGURES_DIR)
     gathered.close()
 
     repo_path = repo_relative(article.path)

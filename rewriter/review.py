@@ -17,7 +17,7 @@ from typing import Any, Callable
 from .emit import context_diff, word_diff
 from .errors import InputError, OutputError, RewriterError
 from .loader import atomic_write_text, sha256_bytes
-from .models import CLEANUP, COPYEDIT, DELETE, FAILED, KEEP, NEEDS_HUMAN, NEEDS_REVIEW, VERIFIED, Proposal
+from .models import CLEANUP, COPYEDIT, DELETE, FAILED, KEEP, NEEDS_HUMAN, NEEDS_REVIEW, REFORMAT, VERIFIED, Proposal
 from .record import Run, find_article, load_report, read_json_record
 from .resources import schema_errors
 
@@ -25,7 +25,7 @@ read_run = load_report   # the name review and apply have always used
 DECISIONS = "decisions.json"
 ACCEPT, REJECT = "accept", "reject"
 # Statuses `--accept` can take in one go (with "all").
-ACCEPTABLE = (VERIFIED, COPYEDIT, CLEANUP, NEEDS_REVIEW)
+ACCEPTABLE = (VERIFIED, COPYEDIT, CLEANUP, REFORMAT, NEEDS_REVIEW)
 PROMPT = "Accept this change [y,n,e,a,d,s,q,?]?"
 CHOICES = ["y", "n", "e", "a", "d", "s", "q", "?"]
 FILL_PROMPT = "Fill this gap [e,n,s,q,?]?"
@@ -212,6 +212,7 @@ def describe(run: Run, p: Proposal, text: str | None, replacement: str | None = 
     lines.append(f"action: {p.action} · confidence {p.confidence:.2f}"
                  + (f" · {p.status_reason}" if p.status_reason else ""))
     lines.append(f"rationale: {' '.join(p.rationale.split()) or '(none given)'}")
+    lines += _figure_lines(run, p, new)
     if p.sources:
         lines.append("sources:")
     for s in p.sources:
@@ -220,6 +221,15 @@ def describe(run: Run, p: Proposal, text: str | None, replacement: str | None = 
         if s.quote:
             lines.append(f"      « {' '.join(s.quote.split())} »")
     return lines
+
+
+def _figure_lines(run: Run, p: Proposal, new: str) -> list[str]:
+    """A chart's files and its data table, when the change fills a chart or table placeholder."""
+    from dataclasses import replace
+
+    from .figures import review_lines
+
+    return [line for line in review_lines(replace(p, replacement=new), run.out_dir) if line]
 
 
 def _overlapping_accepted(run: Run, decisions: Decisions, p: Proposal) -> list[str]:

@@ -18,8 +18,8 @@ from decimal import Decimal, InvalidOperation
 
 from .evidence import (Document, Evidence, document_id, finding_context, fold, is_http_url, is_table_row, lexicon,
                        tokens, url_key)
-from .models import (CLAIM, CLEANUP, COPYEDIT, DELETABLE_KINDS, DELETE, FAILED, KEEP, LINE_BREAK, NEEDS_HUMAN, PLACEHOLDER,
-                     NEEDS_REVIEW, REPLACE, VERIFIED, Finding, Proposal, Source)
+from .models import (BROKEN_TABLE, CLAIM, CLEANUP, COPYEDIT, DELETABLE_KINDS, DELETE, FAILED, KEEP, LINE_BREAK,
+                     NEEDS_HUMAN, NEEDS_REVIEW, PLACEHOLDER, REFORMAT, REPLACE, VERIFIED, Finding, Proposal, Source)
 from .text import _MONTHS as MONTH_NAMES, language   # "janvier|février|fevrier|...|december", as stated_date reads them
 
 FUZZY_THRESHOLD = 90.0      # rapidfuzz partial_ratio, on normalised text
@@ -634,6 +634,8 @@ def _judged(proposal: Proposal, findings: dict[str, Finding], article_text: str,
     forbidden = _forbidden_deletion(proposal, finding)
     if forbidden:
         return _failed(proposal, forbidden)
+    if finding.kind == BROKEN_TABLE and proposal.action == REPLACE:
+        return _table_rebuild(proposal, finding)
     notes: list[str] = []
     fit_problems: list[str] = []
     if proposal.action == REPLACE and proposal.replacement:
@@ -652,6 +654,19 @@ def _judged(proposal: Proposal, findings: dict[str, Finding], article_text: str,
 
 
 # ---------------------------------------------------------------- lanes checked by rule
+
+def _table_rebuild(proposal: Proposal, finding: Finding) -> Proposal:
+    """A broken table rebuilt as Markdown: ``reformat`` when it holds exactly the original words,
+    row by row and in order (checked cell by cell, no source needed), else ``failed`` with why."""
+    from .tablecheck import cell_problem
+
+    problem = cell_problem(finding.text, proposal.replacement)
+    if problem:
+        return _failed(proposal, f"not a pure reformatting of the table: {problem}")
+    return replace(proposal, status=REFORMAT,
+                   status_reason="reformat: the table rebuilt with exactly its words, row by row and in order, "
+                                 "checked cell by cell by rule; no source needed")
+
 
 _DIFF_TOKEN = re.compile(r"\w+|\s+|[^\w\s]")
 # Words a copy edit never changes: numbers in words, months, days, negations.

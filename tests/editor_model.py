@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from typing import Any, Callable
 
 
 def _user_text(body: dict) -> str:
@@ -39,6 +40,12 @@ class EditorModel:
     # cite made-up evidence instead: "quote" (an offered id, words it does not hold), "id" (an id
     # never offered), "url" (a page that does not exist); with several, each claim gets one of them
     fabricate: tuple[str, ...] = ()
+    # a broken table's text -> the Markdown table the model proposes for it (it reads the language
+    # to tell where a cell ends); None: a person rebuilds it
+    tables: Callable[[str], str | None] | None = None
+    # a chart or table placeholder's title -> (rows of (label, value), quotes): the data the model proposes
+    # as "label : value" lines, citing for each quote the offered snippet holding it (tests/test_figures.py)
+    figures: dict[str, tuple[list[tuple[str, str]], list[str]]] = field(default_factory=dict)
 
     def __call__(self, body: dict) -> dict:
         task = body["response_format"]["json_schema"]["name"]
@@ -95,10 +102,27 @@ class EditorModel:
                 source = {**source, "evidence_id": snippet_id, "url": "", "quote": sentence}
             return {**base, "action": "replace", "replacement": correction,
                     "rationale": "Chiffre corrigé d'après la source.", "sources": [source]}
+        if finding["kind"] == "broken_table" and self.tables and self.tables(finding["text"]):
+            return {**base, "action": "replace", "replacement": self.tables(finding["text"]),
+                    "rationale": "Tableau remis en forme, cellules inchangées."}
+        title = (finding.get("details") or {}).get("title") or finding["note"].partition(": ")[2].strip("«» \"")
+        if finding["kind"] == "placeholder" and title in self.figures:
+            return self.figure_proposal(base, finding, prompt, *self.figures[title])
         if finding["kind"] == "claim" and finding["text"] in self.researched:
             return self.researched_proposal(base, finding, prompt)
         return {**base, "action": "needs_human", "confidence": 0.0,
                 "rationale": f"À compléter par la rédaction : {finding['note']}"}
+
+    def figure_proposal(self, base: dict, finding: dict, prompt: str, rows: list, quotes: list) -> dict[str, Any]:
+        """The data as ``label : value`` lines, each quote cited by the offered snippet that holds it."""
+        offered = {sid: snippet_text(prompt, sid) for sid in finding.get("evidence", [])}
+        sources = [{"evidence_id": sid, "url": "", "title": "", "publisher": "", "date": "", "quote": quote}
+                   for quote in quotes for sid in [next((i for i, t in offered.items() if quote in t), None)] if sid]
+        if len(sources) < len(quotes):
+            return {**base, "action": "needs_human", "confidence": 0.2,
+                    "rationale": "Aucun extrait fourni ne donne ces données."}
+        return {**base, "action": "replace", "replacement": "\n".join(f"{label} : {value}" for label, value in rows),
+                "rationale": "Données tirées des extraits cités.", "sources": sources}
 
     def researched_proposal(self, base: dict, finding: dict, prompt: str) -> dict:
         _category, correction, _queries, cues = self.researched[finding["text"]]

@@ -71,7 +71,10 @@ def test_run_review_apply_commit_on_each_seed(seed, tmp_path, monkeypatch, git_e
     expected = accepted_bytes(root / "out" / stem, root / path)
     apply = CliRunner().invoke(cli, ["apply", f"out/{stem}", "--commit"])
     assert apply.exit_code == 0, apply.output
-    assert git(root, "show", "--name-only", "--format=", "HEAD").split() == [path]
+    # the article, and the figures of the accepted charts (tests/test_figure_assets.py)
+    figures = sorted(f"articles/figures/{p['finding_id']}{ext}" for p in accepted
+                     if f"](figures/{p['finding_id']}.svg)" in p["replacement"] for ext in (".png", ".svg", ".vl.json"))
+    assert git(root, "show", "--name-only", "--format=", "HEAD").split() == [path, *figures]
     assert subprocess.run(["git", "cat-file", "blob", f"HEAD:{path}"], cwd=root, capture_output=True,
                           check=True).stdout == expected
 
@@ -82,5 +85,5 @@ def test_run_review_apply_commit_on_each_seed(seed, tmp_path, monkeypatch, git_e
     findings = {f["id"]: f for f in report["findings"] + report["claims"]}
     for proposal in accepted:
         assert findings[proposal["finding_id"]]["text"] in removed
-        assert proposal["replacement"] in added
+        assert proposal["replacement"].replace("\n", "") in added
 

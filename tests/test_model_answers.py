@@ -267,7 +267,12 @@ def test_a_claim_may_target_the_data_inside_a_chart_placeholder(tmp_path):
     assert claim["text"] == "Mixtral : 12B"
     placeholder = next(f for f in report["findings"] if f["subtype"] == "chart")
     assert placeholder["start"] < claim["start"] < claim["end"] < placeholder["end"]
-    assert "Claude : 175B, Mixtral : 46.7B]" in (folder / "article.txt").read_text(encoding="utf-8")
+    # the chart built for the placeholder carries the verified correction; the rest is the draft's
+    rewritten = (folder / "article.txt").read_text(encoding="utf-8")
+    assert "| Mixtral | 46,7 milliards |" in rewritten and "| Claude | 175 milliards |" in rewritten
+    [built] = [p for p in report["proposals"] if p["finding_id"] == placeholder["id"]]
+    assert built["status"] == "needs_review" and "Claude : 175B" in built["status_reason"]
+    assert "Mixtral : 46.7B as corrected at ch-" in built["status_reason"]
 
 
 # (h) word diffs on numbers ------------------------------------------------------------------------------------

@@ -107,9 +107,12 @@ def test_a_corrections_failure_marks_every_item_failed_and_keeps_the_rest(fake, 
     assert result.exit_code == 1
     report = read_report(tmp_path)
     kinds = {f["id"]: f["kind"] for f in report["findings"]}
-    # What offline rules say stands: chrome and artifacts are deleted (cleanup), the rest failed.
-    assert {(kinds[p["finding_id"]] in ("boilerplate", "artifact"), p["status"]) for p in report["proposals"]} == {
-        (True, "cleanup"), (False, "failed")}
+    # What offline rules say stands: chrome and artifacts are deleted (cleanup), a chart placeholder's
+    # own data is charted for review (rewriter/figures.py), the rest failed.
+    charts = {f["id"] for f in report["findings"] if f["subtype"] in ("chart", "table") and (f["payload"] or {}).get("data")}
+    assert {(kinds[p["finding_id"]] in ("boilerplate", "artifact"), p["status"]) for p in report["proposals"]
+            if p["finding_id"] not in charts} == {(True, "cleanup"), (False, "failed")}
+    assert charts and {p["status"] for p in report["proposals"] if p["finding_id"] in charts} == {"needs_review"}
     assert all("corrections: no valid reply after 3 attempt(s)" in p["error"] for p in report["proposals"])
     assert (tmp_path / SEED.stem / "changes.diff").exists()
 
@@ -121,7 +124,10 @@ def test_offline_runs_the_rule_stages_and_says_how_to_enable_the_model(tmp_path)
     report = read_report(tmp_path)
     assert report["offline"] is True and report["usage"]["requests"] == 0
     actions = {(p["action"], p["status"]) for p in report["proposals"]}
-    assert actions == {("delete", "cleanup"), ("needs_human", "needs_human")}
+    # chart placeholders are charted from their own data, for review (rewriter/figures.py)
+    assert actions == {("delete", "cleanup"), ("needs_human", "needs_human"), ("replace", "needs_review")}
+    assert all(p["status_reason"].startswith("data from the draft, not verified")
+               for p in report["proposals"] if p["action"] == "replace")
 
 
 def test_local_sources_reach_the_prompt_and_verify_the_correction(tmp_path):
