@@ -125,14 +125,22 @@ def _embedded(ip: ipaddress.IPv4Address | ipaddress.IPv6Address):
         yield from (a for a in (ip.ipv4_mapped, ip.sixtofour, ip.teredo and ip.teredo[1]) if a)
 
 
+# Ranges some Python versions call global that no public page lives on: IETF protocol assignments
+# (192.0.0.0/24, home of NAT and DS-Lite gateways) and IPv6 site-local addresses (deprecated, but
+# still routed inside some networks).
+_NOT_PUBLIC = (ipaddress.ip_network("192.0.0.0/24"), ipaddress.ip_network("fec0::/10"))
+
+
 def is_public_address(address: str) -> bool:
-    """False for loopback, private, link-local, multicast, reserved and unspecified addresses."""
+    """False for loopback, private, link-local, multicast, reserved, site-local, IETF-assigned and
+    unspecified addresses."""
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])    # drop an IPv6 zone ("fe80::1%eth0")
     except ValueError:
         return False
     return all(a.is_global and not (a.is_loopback or a.is_private or a.is_link_local or a.is_multicast
-                                    or a.is_reserved or a.is_unspecified)
+                                    or a.is_reserved or a.is_unspecified
+                                    or any(a.version == net.version and a in net for net in _NOT_PUBLIC))
                for a in _embedded(ip))
 
 

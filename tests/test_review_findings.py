@@ -174,3 +174,9 @@ def test_a_page_that_cannot_be_read_is_not_asked_for_again_on_a_rerun(pages, tmp
         fetch_page(url, allow_private=False, store=store)
     except FetchError as exc:
         assert "refused" in str(exc)
+
+
+def test_site_local_and_ietf_assigned_addresses_are_not_public():
+    from rewriter.fetch import is_public_address
+    assert not any(is_public_address(a) for a in ("fec0::1", "192.0.0.8", "192.0.0.170", "::ffff:192.0.0.8"))
+    assert all(is_public_address(a) for a in ("93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"))
