@@ -218,6 +218,18 @@ def _json(response: Response, what: str, name: str) -> Any:
                           "is the URL right?") from None
 
 
+def _listed(response: Response, name: str, where: str, key: str, hint: str) -> list:
+    """The list under ``key`` in a provider's JSON answer, or a SearchError saying what came instead
+    (``hint`` ends the parenthesis: which shape was expected and what to check)."""
+    if response.status >= 400:
+        raise SearchError(f"{name}: {where} answered HTTP {response.status}: {_error_text(response)}")
+    data = _json(response, where, name)
+    found = data.get(key) if isinstance(data, dict) else None
+    if not isinstance(found, list):
+        raise SearchError(f"{name}: {where} answered without a '{key}' list ({hint}")
+    return found
+
+
 def _error_text(response: Response) -> str:
     """The server's own words from an error answer, on one line."""
     try:
@@ -279,13 +291,8 @@ class Wikipedia:
     def _search_wiki(self, query: str, wiki: str) -> list[Hit]:
         base = self.wiki(wiki)
         response = self.http.request("GET", f"{base}/w/rest.php/v1/search/page", params={"q": query, "limit": self.limit})
-        if response.status >= 400:
-            raise SearchError(f"wikipedia: search on {base} answered HTTP {response.status}: {_error_text(response)}")
-        data = _json(response, f"search on {base}", self.name)
-        pages = data.get("pages") if isinstance(data, dict) else None
-        if not isinstance(pages, list):
-            raise SearchError(f"wikipedia: search on {base} answered without a 'pages' list (not MediaWiki's REST "
-                              "search shape); is --wikipedia-url a MediaWiki site, e.g. https://{lang}.wikipedia.org?")
+        pages = _listed(response, self.name, f"search on {base}", "pages", "not MediaWiki's REST search shape); "
+                        "is --wikipedia-url a MediaWiki site, e.g. https://{lang}.wikipedia.org?")
         hits = []
         for page in pages[:self.limit]:
             if not isinstance(page, dict) or not isinstance(page.get("key"), str) or not page["key"]:
@@ -554,13 +561,8 @@ class SearxNG:
         if response.status == 403:
             raise SearchError(f"searxng: {self.base} refused format=json (HTTP 403); enable json under "
                               "search.formats in the instance's settings.yml")
-        if response.status >= 400:
-            raise SearchError(f"searxng: {self.base}/search answered HTTP {response.status}: {_error_text(response)}")
-        data = _json(response, f"{self.base}/search", self.name)
-        results = data.get("results") if isinstance(data, dict) else None
-        if not isinstance(results, list):
-            raise SearchError(f"searxng: {self.base}/search answered without a 'results' list (not SearXNG's JSON "
-                              "shape); is --searx-url right?")
+        results = _listed(response, self.name, f"{self.base}/search", "results",
+                          "not SearXNG's JSON shape); is --searx-url right?")
         hits = []
         for item in results:
             url = _text(item.get("url")) if isinstance(item, dict) else ""
