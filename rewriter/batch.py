@@ -180,11 +180,11 @@ def run_batch(folder: str | Path, settings: Settings, options: RunOptions, *, co
     if on_start:
         on_start(len(paths))
     names = output_names(paths, folder)
-    llm = limiter = None
+    asker = limiter = None
     if settings.model_enabled:
-        from .client import build_client
+        from .asker import build_asker
         limiter = RateLimiter(settings.requests_per_second, settings.tokens_per_minute)
-        llm = build_client(settings, limiter=limiter)
+        asker = build_asker(settings, limiter=limiter)
     start = time.perf_counter()
     outcomes: dict[Path, ArticleOutcome] = {}
     pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="rewriter")
@@ -196,7 +196,7 @@ def run_batch(folder: str | Path, settings: Settings, options: RunOptions, *, co
     def work(path: Path) -> ArticleOutcome | None:
         if stop.is_set():
             return None
-        outcome = _outcome(path, lambda: run_article(path, settings, options, llm=llm, out_name=names[path],
+        outcome = _outcome(path, lambda: run_article(path, settings, options, asker=asker, out_name=names[path],
                                                      chunk_pool=chunk_pool))
         if outcome is not None and outcome.fatal:
             stop.set()
@@ -257,8 +257,8 @@ def run_batch(folder: str | Path, settings: Settings, options: RunOptions, *, co
             # Articles in flight finish their current request (its reply lands in the cache).
             pool.shutdown(wait=True, cancel_futures=True)
             chunk_pool.shutdown(wait=True)
-            if llm is not None:
-                llm.close()
+            if asker is not None:
+                asker.close()
             result, not_run = result_so_far()
             summary_path = write_summary(options.out_root, result)
     if interrupted_by:

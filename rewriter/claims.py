@@ -141,10 +141,11 @@ def salvaged(raw: str | None, schema: dict[str, Any], check) -> dict[str, Any] |
     return kept
 
 
-def find_claims(llm, text: str, chunk: tuple[int, int], ctx: ArticleContext,
+def find_claims(asker, text: str, chunk: tuple[int, int], ctx: ArticleContext,
                 taken: list[tuple[int, int]], gaps: Sequence[Finding] = ()) -> ClaimsResult:
     """Ask for the dubious claims of ``text[chunk]`` and the searches that would settle them and fill
     ``gaps``; spans overlapping ``taken`` are dropped. Still one request (plus re-asks)."""
+    from .asker import Task
     from .errors import LLMError
 
     start, end = chunk
@@ -181,8 +182,8 @@ def find_claims(llm, text: str, chunk: tuple[int, int], ctx: ArticleContext,
 
     schema = load_schema(TASK)
     try:
-        reply = llm.ask(TASK, messages_for(numbered, ctx, gaps), schema, check=normalise_then_check,
-                        accept=numeric_strings_accepted(schema))
+        reply = asker.run(Task(TASK, messages_for(numbered, ctx, gaps), schema, check=normalise_then_check,
+                               accept=numeric_strings_accepted(schema)))
     except LLMError as exc:
         if getattr(exc, "fatal", False):
             raise  # key rejected, model missing, server down: no later request can do better

@@ -559,7 +559,7 @@ def doctor(**options):
     Prints one verdict per check ("ok" or "FAIL" and why) and exits 1 if any
     failed. Nothing is cached. The API key itself is never printed.
     """
-    from .client import diagnose
+    from .doctor import diagnose
     from .console import out
     from .terminal import printable
     from .search import diagnose_research

@@ -198,7 +198,7 @@ def _proposal(data: dict[str, Any]) -> Proposal:
     )
 
 
-def propose(llm, text: str, chunk: tuple[int, int], findings: list[Finding], ctx: ArticleContext,
+def propose(asker, text: str, chunk: tuple[int, int], findings: list[Finding], ctx: ArticleContext,
             evidence=None, *, evidence_tokens: int | None = None,
             terms: Mapping[str, Sequence[str]] | None = None) -> CorrectionsResult:
     """Ask for one proposal per finding of ``text[chunk]``, keeping every usable one.
@@ -209,6 +209,7 @@ def propose(llm, text: str, chunk: tuple[int, int], findings: list[Finding], ctx
     A finding still without a usable proposal gets what the offline rules say (chrome and artifacts
     deleted, for review), else a ``failed`` proposal with the reason.
     """
+    from .asker import Task
     from .errors import LLMError
 
     if not findings:
@@ -231,7 +232,8 @@ def propose(llm, text: str, chunk: tuple[int, int], findings: list[Finding], ctx
                 break       # the same answer given again: the same re-ask would get it a third time
         last = messages
         try:
-            reply = llm.ask(TASK, messages, load_schema(TASK), accept=ENVELOPE, max_attempts=MAX_ROUNDS - rounds)
+            reply = asker.run(Task(TASK, messages, load_schema(TASK), accept=ENVELOPE,
+                                   max_attempts=MAX_ROUNDS - rounds))
         except LLMError as exc:
             if getattr(exc, "fatal", False):
                 raise  # key rejected, model missing, server down: no later request can do better

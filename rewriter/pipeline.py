@@ -73,14 +73,14 @@ def repo_relative(path: Path) -> str:
 
 
 def run_article(path: str | Path, settings: Settings, options: RunOptions | None = None,
-                llm=None, on_stage: Callable[[str], None] | None = None, out_name: str | None = None,
+                asker=None, on_stage: Callable[[str], None] | None = None, out_name: str | None = None,
                 chunk_pool: Executor | None = None) -> RunResult:
     """Run every stage on one article and write ``out/<stem>/`` (or ``out/<out_name>/``).
 
     The folder's name comes from :func:`rewriter.outdirs.output_name` (batch passes
     :func:`rewriter.outdirs.output_names`), so it stays inside ``options.out_root``.
 
-    ``llm`` may be shared (batch). A key, model or server error that every later request would
+    ``asker`` may be shared (batch). A key, model or server error that every later request would
     meet too is raised; any other failure of a model stage is recorded in the report.
 
     An article longer than one chunk has its chunks asked in parallel: on ``chunk_pool`` (batch
@@ -89,11 +89,11 @@ def run_article(path: str | Path, settings: Settings, options: RunOptions | None
     so the report is the same as if the chunks had been asked one after another.
     """
     options = options or RunOptions()
-    if llm is None and settings.model_enabled:
-        from .client import build_client
-        with build_client(settings) as own:
+    if asker is None and settings.model_enabled:
+        from .asker import build_asker
+        with build_asker(settings) as own:
             return _run(path, settings, options, own, on_stage, out_name, chunk_pool)
-    return _run(path, settings, options, llm, on_stage, out_name, chunk_pool)
+    return _run(path, settings, options, asker, on_stage, out_name, chunk_pool)
 
 
 def in_chunk_order(fn: Callable[[Any], Any], items: list, pool: Executor | None) -> list:
@@ -132,7 +132,7 @@ class _OneAtATime:
             return self._evidence.origin(*args, **kwargs)
 
 
-def _run(path, settings: Settings, options: RunOptions, llm, on_stage, out_name, chunk_pool) -> RunResult:
+def _run(path, settings: Settings, options: RunOptions, asker, on_stage, out_name, chunk_pool) -> RunResult:
     article = load(path, options.encoding)
     out_dir = options.out_root / (out_name or output_name(article.path))
     check_inside(options.out_root, out_dir)
@@ -142,13 +142,13 @@ def _run(path, settings: Settings, options: RunOptions, llm, on_stage, out_name,
         chunk_pool = own_pool = ThreadPoolExecutor(max_workers=min(CHUNK_WORKERS, len(spans)),
                                                    thread_name_prefix="rewriter-chunk")
     try:
-        return _stages(article, settings, options, llm, _Stages(on_stage), out_dir, spans, chunk_pool)
+        return _stages(article, settings, options, asker, _Stages(on_stage), out_dir, spans, chunk_pool)
     finally:
         if own_pool is not None:
             own_pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _stages(article: Article, settings: Settings, options: RunOptions, llm, stage: _Stages, out_dir: Path,
+def _stages(article: Article, settings: Settings, options: RunOptions, asker, stage: _Stages, out_dir: Path,
             spans: list[tuple[int, int]], chunk_pool: Executor | None) -> RunResult:
     text = article.text
     online = settings.model_enabled
@@ -170,7 +170,7 @@ def _stages(article: Article, settings: Settings, options: RunOptions, llm, stag
 
             def claims_of(chunk):
                 in_chunk = [g for g in gaps if chunk[0] <= g.start < chunk[1]]
-                return claims.find_claims(llm, text, chunk, ctx, taken, in_chunk)
+                return claims.find_claims(asker, text, chunk, ctx, taken, in_chunk)
 
             for result in in_chunk_order(claims_of, spans, chunk_pool):
                 calls += result.calls
@@ -200,7 +200,7 @@ def _stages(article: Article, settings: Settings, options: RunOptions, llm, stag
 
             def proposals_of(chunk):
                 in_chunk = [f for f in everything if chunk[0] <= f.start < chunk[1]]
-                return corrections.propose(llm, text, chunk, in_chunk, ctx, shared,
+                return corrections.propose(asker, text, chunk, in_chunk, ctx, shared,
                                            evidence_tokens=options.evidence_tokens, terms=terms)
 
             for result in in_chunk_order(proposals_of, spans, chunk_pool):
@@ -251,7 +251,7 @@ def _research(plan, gathered, settings: Settings, options: RunOptions) -> resear
 
 
 def usage_summary(calls: list, settings: Settings) -> dict[str, Any]:
-    from .client import redact_url   # the client (and the SDK) load only when a model is used
+    from .backends.base import redact_url
     made = [c for c in calls if not c.cached]
     return {
         "model": settings.model,

@@ -42,7 +42,8 @@ import tenacity
 
 from . import __version__, console
 from .cache import JsonStore, canonical_json
-from .client import Call, Check, retry_after, retry_wait
+from .backends.base import Call, retry_after, retry_wait
+from .doctor import Check
 from .errors import ConfigError, SearchError
 from .fetch import (FetchError, Page, Response, extract_html, fetch_page, http_request, in_parallel, is_http_url,
                     url_key)

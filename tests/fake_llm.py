@@ -18,7 +18,7 @@ after a plain ``pip install -e .``.
 
     with FakeLLM(api_key="sk-test") as fake:
         fake.enqueue({"claims": []}, Fault.rate_limited(retry_after=0.2), "not json")
-        client = build_client(fake.settings(cache_dir=tmp_path))
+        asker = build_asker(fake.settings(cache_dir=tmp_path))
         ...
         assert fake.chat_requests[0]["response_format"]["json_schema"]["strict"] is True
 

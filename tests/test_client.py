@@ -11,7 +11,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from rewriter.client import (STRIPPED_KEYWORDS, _retry_after, build_client, schema_hash, wire_schema)
+from rewriter.asker import STRIPPED_KEYWORDS, Task, build_asker, schema_hash, wire_schema
+from rewriter.backends.openai_compat import _retry_after
 from rewriter.errors import ConfigError, LLMError
 from rewriter.resources import load_schema
 from tests.fake_llm import FORBIDDEN_PARAMS, FakeLLM, Fault
@@ -40,8 +41,8 @@ def settings(fake, tmp_path):
 
 
 def ask(settings, messages=MESSAGES, schema=CLAIMS, **kwargs):
-    with build_client(settings) as client:
-        return client.ask("claims", messages, schema, **kwargs)
+    with build_asker(settings) as asker:
+        return asker.run(Task("claims", messages, schema, **kwargs))
 
 
 def keywords(node):
@@ -297,8 +298,8 @@ def test_limiter_is_told_about_each_request(fake, settings):
                               record=lambda n: events.append(("record", n)),
                               pause=lambda s: events.append(("pause", s)))
     fake.enqueue(Fault.rate_limited(retry_after=0.02), GOOD)
-    with build_client(settings, limiter=limiter) as client:
-        reply = client.ask("claims", MESSAGES, CLAIMS)
+    with build_asker(settings, limiter=limiter) as asker:
+        reply = asker.run(Task("claims", MESSAGES, CLAIMS))
 
     kinds = [kind for kind, _ in events]
     assert kinds == ["acquire", "pause", "acquire", "record"]
@@ -308,7 +309,7 @@ def test_limiter_is_told_about_each_request(fake, settings):
 
 def test_offline_settings_build_no_client(settings):
     with pytest.raises(ConfigError, match="offline"):
-        build_client(replace(settings, offline=True))
+        build_asker(replace(settings, offline=True))
 
 
 # -- the cache -----------------------------------------------------------------------

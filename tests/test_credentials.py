@@ -9,7 +9,7 @@ import socket
 from click.testing import CliRunner
 
 from rewriter.cli import cli
-from rewriter.client import redact_url
+from rewriter.backends.base import redact_url
 from tests.editor_model import EditorModel
 from tests.fake_llm import FakeLLM
 

@@ -7,7 +7,7 @@ import json
 import httpx
 import pytest
 
-from rewriter.client import build_client, wire_schema
+from rewriter.asker import Task, build_asker, wire_schema
 from rewriter.resources import load_schema, schema_errors
 from tests.fake_llm import FakeLLM, Fault, auto_reply, fake_llm, load_script  # noqa: F401 (fixture)
 
@@ -52,9 +52,9 @@ def test_auto_reply_answers_each_finding_and_is_schema_valid():
 
 def test_auto_reply_serves_a_client(tmp_path):
     with FakeLLM(responder=auto_reply) as fake:
-        with build_client(fake.settings(cache_dir=tmp_path)) as client:
-            reply = client.ask("corrections", [{"role": "user", "content": "fix pl-0123456789"}],
-                               load_schema("corrections"))
+        with build_asker(fake.settings(cache_dir=tmp_path)) as asker:
+            reply = asker.run(Task("corrections", [{"role": "user", "content": "fix pl-0123456789"}],
+                                   load_schema("corrections")))
     assert reply.data["proposals"][0]["finding_id"] == "pl-0123456789"
 
 

@@ -10,7 +10,7 @@ import openai
 from click.testing import CliRunner
 
 from rewriter.cli import cli
-from rewriter.client import unreachable
+from rewriter.backends.openai_compat import unreachable
 from tests.conftest import SEEDS
 
 

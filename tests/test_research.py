@@ -40,8 +40,8 @@ def claim(sentence, quote, queries=({"q": "Mixtral date de sortie", "lang": "fr"
 
 
 def ask_claims(fake, tmp_path, gaps):
-    from rewriter.client import build_client
-    with build_client(fake.settings(cache_dir=tmp_path / "cache")) as llm:
+    from rewriter.asker import build_asker
+    with build_asker(fake.settings(cache_dir=tmp_path / "cache")) as llm:
         return claims.find_claims(llm, ARTICLE, (0, len(ARTICLE)), CTX, [], gaps)
 
 

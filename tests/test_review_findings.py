@@ -53,14 +53,14 @@ def test_an_article_named_review_html_is_not_overwritten_by_the_review_page(tmp_
 
 
 def test_a_reply_nested_past_pythons_limit_is_re_asked_not_a_traceback(tmp_path):
-    from rewriter.client import build_client
+    from rewriter.asker import Task, build_asker
     from rewriter.resources import load_schema
     from tests.fake_llm import FakeLLM
     good = {"claims": [], "research": []}
     with FakeLLM() as fake:
         fake.enqueue("[" * 5000 + "]" * 5000, good)
-        with build_client(fake.settings(cache_dir=tmp_path)) as client:
-            reply = client.ask("claims", [{"role": "user", "content": "x"}], load_schema("claims"))
+        with build_asker(fake.settings(cache_dir=tmp_path)) as asker:
+            reply = asker.run(Task("claims", [{"role": "user", "content": "x"}], load_schema("claims")))
         assert reply.data == good
         assert "nested or sized past what can be read" in fake.chat_requests[1]["messages"][-1]["content"]
 

@@ -96,3 +96,28 @@ def test_offline_proposals_delete_only_chrome_and_artifacts():
     found = [finding(PLACEHOLDER, "[TBD]"), finding(BOILERPLATE, "Publicité"), finding(ARTIFACT, "Word count: 3")]
     actions = [p.action for p in corrections.offline_proposals(found)]
     assert actions == [NEEDS_HUMAN, DELETE, DELETE]
+
+
+def test_stages_run_over_an_in_process_backend(tmp_path):
+    """The stages see only an asker: any ChatBackend serves them, here one with no socket at all."""
+    import json
+    from dataclasses import replace as _replace
+
+    from rewriter.asker import build_asker
+    from rewriter.pipeline import RunOptions, run_article
+    from rewriter.settings import Settings
+    from tests.editor_model import EditorModel
+    from tests.memory_backend import MemoryBackend
+
+    article = tmp_path / "a.txt"
+    article.write_text("Mistral AI a levé 600 millions d'euros en 2024. [DONNÉES NÉCESSAIRES]\n", encoding="utf-8")
+    backend = MemoryBackend(EditorModel())
+    settings = _replace(Settings.from_env(base_url="http://127.0.0.1:9/v1", model="memory-model"),
+                        cache_dir=tmp_path / "cache", research=())
+    with build_asker(settings, backend=backend) as asker:
+        report = run_article(article, settings, RunOptions(out_root=tmp_path / "out"), asker=asker).report
+    assert [r.task for r in backend.requests] == ["claims", "corrections"]
+    assert [c["task"] for c in report["usage"]["calls"]] == ["claims", "corrections"]
+    sent = backend.requests[1].body
+    assert sent["response_format"]["json_schema"]["strict"] is True
+    assert any(p["finding_id"] in json.dumps(sent["messages"]) for p in report["proposals"])
