@@ -135,9 +135,9 @@ def _signals_interrupt():
             signal.signal(s, signal.SIG_DFL if h is None else h)   # None: not set from Python
 
 
-def write_summary(out_root: Path, result: BatchResult) -> Path:
+def write_summary(out_root: Path, result: BatchResult, extra: dict[str, Any] | None = None) -> Path:
     """``out_root/summary.json``, checked against ``schemas/summary.json``, written atomically."""
-    summary = result.summary()
+    summary = {**result.summary(), **(extra or {})}
     validate(summary, "summary")
     path = out_root / "summary.json"
     # A file name with undecodable bytes holds lone surrogates: written as JSON escapes.

@@ -241,12 +241,31 @@ def next_step(out_dir) -> str:
               help="At most this many requests per second, all workers together (0: no limit).")
 @click.option("--tpm", "tokens_per_minute", default=0, show_default=True, type=click.IntRange(0),
               help="At most this many tokens per minute, all workers together (0: no limit).")
+@click.option("--via", type=click.Choice(["sync", "batch-api"]), default="sync", show_default=True,
+              help="sync: requests one by one from here; batch-api: Mistral's Batch API (half price, no rate "
+                   "limits, results in minutes to hours), resumable.")
+@click.option("--status", "show_status", is_flag=True, help="With --via batch-api: show the saved jobs of OUT "
+                                                             "and their state on the server; run nothing.")
+@click.option("--cancel", is_flag=True, help="With --via batch-api: cancel the jobs of OUT still running.")
+@click.option("--poll", "poll_every", default=5.0, show_default=True, type=click.FloatRange(0.01),
+              help="Batch API: seconds before the first status check (then 1.5x longer each time, up to 60).")
+@click.option("--max-requests", default=10_000, show_default=True, type=click.IntRange(1),
+              help="Batch API: requests per job at most (more make several jobs).")
+@click.option("--timeout-hours", default=24, show_default=True, type=click.IntRange(1, 168),
+              help="Batch API: hours a job may run before Mistral ends it (TIMEOUT_EXCEEDED).")
+@click.option("--price-in", type=click.FloatRange(0), default=None, metavar="PRICE",
+              help="Price per million input tokens, for the cost estimate in summary.json (none by default).")
+@click.option("--price-out", type=click.FloatRange(0), default=None, metavar="PRICE",
+              help="Price per million output tokens, for the cost estimate in summary.json.")
+@click.option("--batch-share", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="Share of the synchronous price the Batch API charges (Mistral: half).")
 @output_options
 @research_options
 @model_options
 @cache_options
 @friendly_errors
-def batch(folder, concurrency, requests_per_second, tokens_per_minute, offline, out_root, sources_dir,
+def batch(folder, concurrency, requests_per_second, tokens_per_minute, via, show_status, cancel, poll_every,
+          max_requests, timeout_hours, price_in, price_out, batch_share, offline, out_root, sources_dir,
           fetch, encoding, **options):
     """Run every article in FOLDER (default articles/) through the whole pipeline.
 
@@ -258,6 +277,13 @@ def batch(folder, concurrency, requests_per_second, tokens_per_minute, offline, 
     replies in flight land in the cache, OUT/summary.json lists what was
     not run (a second signal quits at once). Run it again: finished
     requests come from the cache.
+
+    \b
+    --via batch-api: each stage's requests of all articles go as one
+    Batch API job (claims, then corrections; re-asks join the next job);
+    the job state is saved in OUT/.batch-api/ after every step, so an
+    interrupted run resumes when run again, submitting nothing twice.
+    --status shows those jobs, --cancel cancels the running ones.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -269,6 +295,23 @@ def batch(folder, concurrency, requests_per_second, tokens_per_minute, offline, 
 
     settings = settings_from(options, offline=offline, requests_per_second=requests_per_second,
                              tokens_per_minute=tokens_per_minute)
+    if (show_status or cancel) and via != "batch-api":
+        raise click.UsageError("--status and --cancel are for --via batch-api")
+    if via == "batch-api" and not settings.model_enabled:
+        raise click.UsageError("--via batch-api needs the model: set $MISTRAL_API_KEY (or --base-url), "
+                               "and drop --offline")
+    if show_status or cancel:
+        from pathlib import Path
+
+        from .batchjobs import job_lines, open_jobs
+        jobs = open_jobs(settings, Path(out_root))
+        try:
+            listed = jobs.cancel() if cancel else jobs.refresh()
+        finally:
+            jobs.client.close()
+        for line in job_lines(listed):
+            out(printable(line))
+        return
     if not settings.model_enabled and not offline:
         status(offline_hint(settings))
     run_options = run_options_from(out_root, sources_dir, fetch, encoding, options.get("evidence_tokens"))
@@ -289,8 +332,15 @@ def batch(folder, concurrency, requests_per_second, tokens_per_minute, offline, 
             totals["errors"] += 0 if outcome.ok else 1
             progress.update(task, advance=1, stats=stats())
 
-        result = run_batch(folder, settings, run_options, concurrency=concurrency,
-                           on_start=lambda total: progress.update(task, total=total), on_done=on_done)
+        if via == "batch-api":
+            from .batchjobs import JobOptions, run_batch_api
+            job_options = JobOptions(poll_every=poll_every, timeout_hours=timeout_hours, max_requests=max_requests,
+                                     price_input=price_in, price_output=price_out, batch_share=batch_share)
+            result = run_batch_api(folder, settings, run_options, job_options,
+                                   on_start=lambda total: progress.update(task, total=total), on_done=on_done)
+        else:
+            result = run_batch(folder, settings, run_options, concurrency=concurrency,
+                               on_start=lambda total: progress.update(task, total=total), on_done=on_done)
     err.print(batch_summary(result))
     out(str(run_options.out_root / "summary.json"))
     if result.failed:

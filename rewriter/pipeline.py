@@ -7,7 +7,7 @@ import json
 import threading
 import time
 from concurrent.futures import Executor, ThreadPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -106,7 +106,9 @@ def in_chunk_order(fn: Callable[[Any], Any], items: list, pool: Executor | None)
         return [fn(item) for item in items]
     futures = [pool.submit(fn, item) for item in items]
     try:
-        return [future.result() for future in futures]
+        # A pool that counts its work (the Batch API's waves) is told its submitter only waits.
+        with getattr(pool, "parked", nullcontext)():
+            return [future.result() for future in futures]
     except BaseException:
         for future in futures:
             future.cancel()

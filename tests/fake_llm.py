@@ -50,6 +50,20 @@ The script is a JSON list, served in order, one item per chat request::
 
 An object with a ``"fault"`` key is a fault (fields as in :class:`Fault`);
 anything else is a reply.
+
+Mistral's Files and Batch APIs, as documented (https://docs.mistral.ai/capabilities/batch/ and the
+``files``/``batch`` operations of ``mistralai/platform-docs-public``'s OpenAPI file): ``POST /v1/files``
+(multipart ``purpose``, ``file``), ``GET /v1/files/{id}``, ``GET /v1/files/{id}/content``, ``POST
+/v1/batch/jobs`` (``input_files``, ``endpoint``, ``model``, ``metadata``, ``timeout_hours``), ``GET
+/v1/batch/jobs[/{id}]``, ``POST /v1/batch/jobs/{id}/cancel``. Each input line's ``body`` is answered
+exactly as a synchronous chat request would be (queue, responder, 422s, 404s, usage), in the order
+of the lines, when the job is created; the job shows QUEUED, then RUNNING, then its end status
+``batch_latency`` seconds after creation. Output lines: ``{"id", "custom_id", "response":
+{"status_code", "body"}, "error"}``; lines answered with a status other than 200 go to the error file.
+Faults for jobs, consumed one per created job from ``fake.batch_faults`` (a list of dicts):
+``{"fail_line": n}`` (line n answers 500), ``{"end": "TIMEOUT_EXCEEDED" | "CANCELLED" | "FAILED",
+"done": k}`` (only the first k lines answered); ``fake.drop_downloads = n`` drops the next n file
+downloads; ``POST .../cancel`` before the end keeps the first half of the lines.
 """
 
 from __future__ import annotations
@@ -203,7 +217,8 @@ class FakeLLM:
     def __init__(self, *, api_key: str | None = None, models: tuple[str, ...] = ("fake-model",),
                  strict_params: bool = True, ignore_schema: bool = False,
                  responder: Callable[[dict], Any] | None = None, latency: float = 0.0,
-                 tokens_per_second: float = 0.0, host: str = "127.0.0.1", port: int = 0):
+                 tokens_per_second: float = 0.0, host: str = "127.0.0.1", port: int = 0,
+                 batch_latency: float = 0.0):
         self.api_key = api_key
         self.models = list(models)
         self.strict_params = strict_params
@@ -213,6 +228,11 @@ class FakeLLM:
         self.tokens_per_second = tokens_per_second
         self.requests: list[Request] = []
         self._queue: deque = deque()
+        self.batch_latency = batch_latency
+        self.files: dict[str, dict] = {}
+        self.batch_jobs: dict[str, dict] = {}
+        self.batch_faults: list[dict] = []
+        self.drop_downloads = 0
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._server = LoopbackServer((host, port), _Handler)
@@ -284,6 +304,85 @@ class FakeLLM:
         with self._lock:
             self.requests.append(request)
 
+    # -- Files and Batch API ---------------------------------------------------------------
+
+    def uploaded_lines(self, file_id: str) -> list[dict]:
+        """The parsed JSONL lines of an uploaded file."""
+        return [json.loads(line) for line in self.files[file_id]["data"].splitlines() if line.strip()]
+
+    def count(self, method: str, prefix: str) -> int:
+        """Requests of one route, e.g. ``count("POST", "/v1/files")``."""
+        with self._lock:
+            return sum(1 for r in self.requests if r.method == method and r.path.startswith(prefix))
+
+    def _add_file(self, name: str, data: bytes, purpose: str) -> dict:
+        with self._lock:
+            file_id = f"file-{len(self.files) + 1:04d}"
+            self.files[file_id] = {"data": data, "meta": {
+                "id": file_id, "object": "file", "bytes": len(data), "created_at": int(time.time()),
+                "filename": name, "purpose": purpose, "sample_type": "batch_request" if purpose == "batch" else None,
+                "num_lines": data.count(b"\n"), "source": "upload"}}
+            return self.files[file_id]["meta"]
+
+    def _create_job(self, spec: dict) -> tuple[int, dict]:
+        files = spec.get("input_files")
+        if not isinstance(files, list) or not files or spec.get("endpoint") != "/v1/chat/completions" \
+                or not isinstance(spec.get("model"), str):
+            return 422, {"detail": [{"type": "value_error", "loc": ["body", "endpoint"],
+                                     "msg": "input_files, endpoint /v1/chat/completions and model are required"}]}
+        if any(f not in self.files for f in files):
+            return 404, {"object": "error", "message": "input file not found", "type": "not_found"}
+        if spec["model"] not in self.models:
+            return 404, {"object": "error", "message": f"Invalid model: {spec['model']}", "type": "invalid_model"}
+        lines = [line for f in files for line in self.uploaded_lines(f)]
+        fault = self.batch_faults.pop(0) if self.batch_faults else {}
+        answered = []
+        for index, line in enumerate(lines[:fault.get("done", len(lines))] if "end" in fault else lines):
+            body = dict(line["body"], model=spec["model"])
+            if fault.get("fail_line") == index:
+                status, payload = 500, _error_body(500)
+            else:
+                status, payload = _answer(self, body)
+            answered.append({"id": f"batch-line-{index}", "custom_id": line["custom_id"],
+                             "response": {"status_code": status, "body": payload},
+                             "error": None if status == 200 else payload.get("message", f"HTTP {status}")})
+        with self._lock:
+            job_id = f"job-{len(self.batch_jobs) + 1:04d}"
+            self.batch_jobs[job_id] = {"spec": spec, "lines": lines, "answered": answered, "created": time.time(),
+                                       "end": fault.get("end", "SUCCESS"), "cancelled": False, "files": {}}
+        return 200, self._job_view(job_id)
+
+    def _job_view(self, job_id: str) -> dict:
+        job = self.batch_jobs[job_id]
+        spec, age = job["spec"], time.time() - job["created"]
+        done = age >= self.batch_latency or job["cancelled"]
+        status = ("CANCELLED" if job["cancelled"] else job["end"]) if done else (
+            "QUEUED" if age < self.batch_latency / 3 else "RUNNING")
+        shown = job["answered"] if done else job["answered"][:int(len(job["answered"]) * age / max(self.batch_latency, 1e-9))]
+        if done and not job["files"]:
+            ok = [a for a in job["answered"] if a["response"]["status_code"] == 200]
+            bad = [a for a in job["answered"] if a["response"]["status_code"] != 200]
+            for key, part in (("output_file", ok), ("error_file", bad)):
+                if part and status != "FAILED":
+                    data = "".join(json.dumps(a, ensure_ascii=False) + "\n" for a in part).encode("utf-8")
+                    job["files"][key] = self._add_file(f"{job_id}-{key}.jsonl", data, "batch_result")["id"]
+        succeeded = sum(1 for a in shown if a["response"]["status_code"] == 200)
+        return {"id": job_id, "object": "batch", "input_files": spec["input_files"], "metadata": spec.get("metadata"),
+                "endpoint": spec["endpoint"], "model": spec["model"], "output_file": job["files"].get("output_file"),
+                "error_file": job["files"].get("error_file"),
+                "errors": [{"message": "fake_llm: injected job failure", "count": 1}] if status == "FAILED" else [],
+                "status": status, "created_at": int(job["created"]), "total_requests": len(job["lines"]),
+                "completed_requests": len(shown), "succeeded_requests": succeeded,
+                "failed_requests": len(shown) - succeeded, "started_at": int(job["created"]),
+                "completed_at": int(job["created"] + self.batch_latency) if done else None}
+
+    def _cancel_job(self, job_id: str) -> dict:
+        job = self.batch_jobs[job_id]
+        if time.time() - job["created"] < self.batch_latency and not job["cancelled"]:
+            job["cancelled"] = True
+            job["answered"] = job["answered"][:len(job["answered"]) // 2]
+        return self._job_view(job_id)
+
 
 class LoopbackServer(ThreadingHTTPServer):
     """A threaded server that keeps up with a benchmark: a listen backlog of 128 rather than
@@ -313,31 +412,75 @@ class _Handler(BaseHTTPRequestHandler):
         self.fake._record(self._request)
         if not self._authorized():
             return
-        if self.path.rstrip("/") != "/v1/models":
+        path = self.path.split("?")[0].rstrip("/")
+        parts = path.split("/")
+        if path.startswith("/v1/files/") and len(parts) in (4, 5) and parts[3] in self.fake.files:
+            entry = self.fake.files[parts[3]]
+            if len(parts) == 4:
+                return self._json(200, entry["meta"])
+            if parts[4] == "content":
+                if self.fake.drop_downloads > 0:
+                    self.fake.drop_downloads -= 1
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                return self._bytes(200, entry["data"])
+        if path == "/v1/batch/jobs":
+            return self._json(200, {"object": "list", "data": [self.fake._job_view(j) for j in self.fake.batch_jobs],
+                                    "total": len(self.fake.batch_jobs)})
+        if path.startswith("/v1/batch/jobs/") and len(parts) == 5 and parts[4] in self.fake.batch_jobs:
+            return self._json(200, self.fake._job_view(parts[4]))
+        if path != "/v1/models":
             return self._json(404, {"object": "error", "message": f"no route {self.path}", "type": "not_found"})
         data = [{"id": m, "object": "model", "owned_by": "fake_llm"} for m in self.fake.models]
         self._json(200, {"object": "list", "data": data})
 
     def do_POST(self):
         length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length)
+        path = self.path.rstrip("/")
+        if path == "/v1/files":
+            return self._upload(raw)
         try:
-            body = json.loads(self.rfile.read(length) or b"null")
+            body = json.loads(raw or b"null")
         except ValueError:
             body = None
         self._request = Request("POST", self.path, _headers(self.headers), body)
         self.fake._record(self._request)
         if not self._authorized():
             return
-        if self.path.rstrip("/") != "/v1/chat/completions":
+        if path == "/v1/batch/jobs":
+            return self._json(*self.fake._create_job(body if isinstance(body, dict) else {}))
+        parts = path.split("/")
+        if path.endswith("/cancel") and len(parts) == 6 and parts[4] in self.fake.batch_jobs:
+            return self._json(200, self.fake._cancel_job(parts[4]))
+        if path != "/v1/chat/completions":
             return self._json(404, {"object": "error", "message": f"no route {self.path}", "type": "not_found"})
         if not isinstance(body, dict):
             return self._json(400, {"object": "error", "message": "body is not a JSON object", "type": "invalid"})
-        if self.fake.strict_params and (problems := _rejected_params(body)):
-            return self._json(422, {"detail": problems})
-        if body.get("model") not in self.fake.models:
-            return self._json(404, {"object": "error", "message": f"Invalid model: {body.get('model')}",
-                                    "type": "invalid_model", "param": None, "code": "1500"})
+        if (refused := _refused(self.fake, body)) is not None:
+            return self._json(*refused)
         self._serve(self.fake._next_reply(body), body)
+
+    def _upload(self, raw: bytes) -> None:
+        """multipart/form-data with ``purpose`` and ``file``, read with the stdlib's MIME parser."""
+        import email.parser
+        import email.policy
+
+        self._request = Request("POST", self.path, _headers(self.headers), None)
+        self.fake._record(self._request)
+        if not self._authorized():
+            return
+        head = f"Content-Type: {self.headers.get('Content-Type', '')}\r\n\r\n".encode()
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + raw)
+        fields = {part.get_param("name", header="content-disposition"): part for part in message.iter_parts()} \
+            if message.is_multipart() else {}
+        if "file" not in fields or "purpose" not in fields:
+            return self._json(422, {"detail": [{"type": "missing", "loc": ["body", "file"],
+                                                "msg": "Field required"}]})
+        purpose = fields["purpose"].get_payload(decode=True).decode()
+        name = fields["file"].get_filename() or "upload.jsonl"
+        self._json(200, self.fake._add_file(name, fields["file"].get_payload(decode=True), purpose))
 
     def _authorized(self) -> bool:
         key = self.fake.api_key
@@ -347,45 +490,23 @@ class _Handler(BaseHTTPRequestHandler):
         return False
 
     def _serve(self, reply: Any, body: dict) -> None:
-        finish, delay = "stop", 0.0
-        if isinstance(reply, Fault):
-            if reply.kind == "status":
-                return self._json(reply.status, reply.body if reply.body is not None else _error_body(reply.status),
-                                  reply.headers)
-            if reply.kind == "drop":
-                self.close_connection = True
-                self.connection.shutdown(socket.SHUT_RDWR)
-                return
-            delay = reply.delay
-            content = reply.body if isinstance(reply.body, str) else json.dumps(reply.body, ensure_ascii=False)
-            if reply.kind == "truncate":
-                content, finish = content[: max(1, len(content) // 2)], "length"
-            elif reply.kind == "chunks":
-                half = len(content) // 2
-                content = [{"type": "thinking", "thinking": [{"type": "text", "text": "Let me check the schema."}]},
-                           {"type": "text", "text": content[:half]},
-                           {"type": "reference", "reference_ids": [1]},
-                           {"type": "text", "text": content[half:]}]
-        else:
-            content = reply if isinstance(reply, str) else json.dumps(reply, ensure_ascii=False)
-        prompt_tokens = sum(len(_text(m.get("content"))) for m in body.get("messages", [])) // 4
-        completion_tokens = len(_text(content) if isinstance(content, list) else content) // 4
-        if self.fake.tokens_per_second:
-            delay += completion_tokens / self.fake.tokens_per_second
-        self.fake.sleep(delay + self.fake.latency)
-        self._json(200, {
-            "id": "fake-chat", "object": "chat.completion", "created": int(time.time()), "model": body["model"],
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                         "finish_reason": finish}],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                      "total_tokens": prompt_tokens + completion_tokens},
-        })
+        status, payload, headers, delay = _completion(self.fake, reply, body)
+        if status is None:      # a dropped connection
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        self.fake.sleep(delay)
+        self._json(status, payload, headers)
 
-    def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(payload).encode("utf-8")
+    def _bytes(self, status: int, data: bytes) -> None:
+        self._json(status, data, content_type="application/octet-stream")
+
+    def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None,
+              content_type: str = "application/json") -> None:
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode("utf-8")
         try:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             for name, value in (headers or {}).items():
                 self.send_header(name, value)
@@ -395,6 +516,61 @@ class _Handler(BaseHTTPRequestHandler):
             self._request.replied, self._request.status = time.monotonic(), status
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up waiting (a timeout test): nothing to tell it
+
+
+def _refused(fake: FakeLLM, body: dict) -> tuple[int, dict] | None:
+    """What a chat request is refused with before any reply: Mistral's 422s, an unknown model's 404."""
+    if fake.strict_params and (problems := _rejected_params(body)):
+        return 422, {"detail": problems}
+    if body.get("model") not in fake.models:
+        return 404, {"object": "error", "message": f"Invalid model: {body.get('model')}",
+                     "type": "invalid_model", "param": None, "code": "1500"}
+    return None
+
+
+def _completion(fake: FakeLLM, reply: Any, body: dict) -> tuple[int | None, Any, dict, float]:
+    """Status, body, headers and delay of the answer to ``body`` with ``reply``; status None: drop."""
+    finish, delay = "stop", 0.0
+    if isinstance(reply, Fault):
+        if reply.kind == "status":
+            return reply.status, (reply.body if reply.body is not None else _error_body(reply.status)), \
+                reply.headers, 0.0
+        if reply.kind == "drop":
+            return None, None, {}, 0.0
+        delay = reply.delay
+        content = reply.body if isinstance(reply.body, str) else json.dumps(reply.body, ensure_ascii=False)
+        if reply.kind == "truncate":
+            content, finish = content[: max(1, len(content) // 2)], "length"
+        elif reply.kind == "chunks":
+            half = len(content) // 2
+            content = [{"type": "thinking", "thinking": [{"type": "text", "text": "Let me check the schema."}]},
+                       {"type": "text", "text": content[:half]},
+                       {"type": "reference", "reference_ids": [1]},
+                       {"type": "text", "text": content[half:]}]
+    else:
+        content = reply if isinstance(reply, str) else json.dumps(reply, ensure_ascii=False)
+    prompt_tokens = sum(len(_text(m.get("content"))) for m in body.get("messages", [])) // 4
+    completion_tokens = len(_text(content) if isinstance(content, list) else content) // 4
+    if fake.tokens_per_second:
+        delay += completion_tokens / fake.tokens_per_second
+    return 200, {
+        "id": "fake-chat", "object": "chat.completion", "created": int(time.time()), "model": body["model"],
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                     "finish_reason": finish}],
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                  "total_tokens": prompt_tokens + completion_tokens},
+    }, {}, delay + fake.latency
+
+
+def _answer(fake: FakeLLM, body: dict) -> tuple[int, dict]:
+    """A batch line's answer: what the synchronous endpoint would answer (a drop counts as a 500)."""
+    refused = _refused(fake, body)
+    if refused is not None:
+        return refused
+    status, payload, _, _ = _completion(fake, fake._next_reply(body), body)
+    if status is None:
+        return 500, _error_body(500)
+    return status, payload
 
 
 def _headers(message) -> dict[str, str]:
@@ -447,10 +623,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--auto", action="store_true", help="answer with auto_reply when the script runs out")
     parser.add_argument("--api-key", help="expect this bearer key (401 otherwise)")
     parser.add_argument("--model", action="append", help="model to list and accept (repeatable)")
+    parser.add_argument("--batch-latency", type=float, default=0.0, help="seconds a batch job takes to finish")
     args = parser.parse_args(argv)
     fake = FakeLLM(api_key=args.api_key, models=tuple(args.model or ["fake-model"]), latency=args.latency,
                    tokens_per_second=args.tokens_per_second, responder=auto_reply if args.auto else None,
-                   port=args.port)
+                   port=args.port, batch_latency=args.batch_latency)
     if args.script:
         fake.enqueue(*load_script(args.script))
     with fake:
