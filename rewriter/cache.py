@@ -58,6 +58,7 @@ class JsonStore:
 
     def __init__(self, directory: Path, what: str):
         self.directory = Path(directory)
+        self._write_lock = threading.Lock()
         self.what = what
         self._cache: diskcache.Cache | None = None
         self._disabled = False
@@ -97,6 +98,8 @@ class JsonStore:
         try:
             text = cache.get(key)
             return json.loads(text) if isinstance(text, str) else None
+        except diskcache.Timeout:
+            return None     # busy past the timeout: a miss, not a damaged cache
         except (*_BROKEN, ValueError) as exc:
             self._off(exc, " while reading")
             return None
@@ -105,8 +108,14 @@ class JsonStore:
         cache = self._open()
         if cache is None:
             return
+        text = canonical_json(value)
         try:
-            cache.set(key, canonical_json(value), expire=expire)
+            # SQLite takes one writer at a time: threads queue here rather than in SQLite's busy loop,
+            # where a thousand waiting writers (a Batch API wave landing at once) ran out its timeout.
+            with self._write_lock:
+                cache.set(key, text, expire=expire)
+        except diskcache.Timeout:
+            return      # still busy after the timeout: this entry is not cached, the run goes on
         except _BROKEN as exc:
             self._off(exc, " while writing")
 
