@@ -91,11 +91,6 @@ def schema_hash(schema: dict) -> str:
     return hashlib.sha256(canonical_json(schema).encode("utf-8")).hexdigest()
 
 
-def schema_hash(schema: dict) -> str:
-    """sha256 of the canonical JSON of the full schema: which contract a reply was checked against."""
-    return hashlib.sha256(canonical_json(schema).encode("utf-8")).hexdigest()
-
-
 def build_asker(settings: Settings, *, limiter=None, backend: ChatBackend | None = None) -> Asker:
     """The one factory stages' asker comes from: the configured backend (or ``backend``), the reply cache."""
     return Asker(settings, backend if backend is not None else build_backend(settings, limiter=limiter))
@@ -121,7 +116,8 @@ class Asker:
             self._cache.close()
 
     def request_for(self, task: Task) -> tuple[str, dict]:
-        """The reply cache key and the first request's body: what the Batch API uploads."""
+        """The reply cache key and the first request's body (what the Batch API uploads as ``custom_id``
+        and ``body``)."""
         s = self.settings
         wire = wire_schema(task.schema)
         key = cache_key(base_url=redact_url(s.base_url), model=s.model, messages=task.messages, wire_schema=wire,
@@ -135,9 +131,6 @@ class Asker:
             "messages": list(task.messages),
         }
         return key, body
-
-    def cached(self, key: str) -> bool:
-        return self._cache is not None and self._cache.get(key) is not None
 
     def run(self, task: Task) -> Reply:
         """Ask for JSON matching ``task.schema``; re-ask with what failed, at most ``task.max_attempts`` times.

@@ -161,6 +161,20 @@ def longest_first(paths: list[Path]) -> list[Path]:
     return sorted(paths, key=size, reverse=True)
 
 
+def articles_of(folder: str | Path, options: RunOptions, on_start: Callable[[int], None] | None
+                ) -> tuple[list[Path], dict[Path, str]]:
+    """The articles under ``folder`` and their output folders' names, once ``--out`` is known to be
+    writable (one line before any request); ``on_start`` hears how many there are."""
+    folder = Path(folder)
+    paths = discover([folder])
+    if not paths:
+        raise InputError(f"{folder}: no .txt, .md or .markdown article in this folder")
+    check_writable(options.out_root)
+    if on_start:
+        on_start(len(paths))
+    return paths, output_names(paths, folder)
+
+
 def run_batch(folder: str | Path, settings: Settings, options: RunOptions, *, concurrency: int = 4,
               on_start: Callable[[int], None] | None = None,
               on_done: Callable[[ArticleOutcome], None] | None = None) -> BatchResult:
@@ -172,14 +186,7 @@ def run_batch(folder: str | Path, settings: Settings, options: RunOptions, *, co
     :class:`~rewriter.errors.Interrupted` once summary.json is written. An ``--out`` that cannot
     be written is an :class:`~rewriter.errors.OutputError` before any request is made.
     """
-    folder = Path(folder)
-    paths = discover([folder])
-    if not paths:
-        raise InputError(f"{folder}: no .txt, .md or .markdown article in this folder")
-    check_writable(options.out_root)
-    if on_start:
-        on_start(len(paths))
-    names = output_names(paths, folder)
+    paths, names = articles_of(folder, options, on_start)
     asker = limiter = None
     if settings.model_enabled:
         from .asker import build_asker

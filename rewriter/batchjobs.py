@@ -29,10 +29,10 @@ from typing import Any, Callable
 
 from . import console
 from .backends.batch_api import FINISHED, BatchBackend, JobsClient, read_lines
-from .batch import ArticleOutcome, BatchResult, _outcome, _Signalled, _signals_interrupt, longest_first, write_summary
+from .batch import (ArticleOutcome, BatchResult, _outcome, _Signalled, _signals_interrupt, articles_of, longest_first,
+                    write_summary)
 from .errors import InputError, Interrupted, RewriterError
-from .loader import atomic_write, discover
-from .outdirs import check_writable, output_names
+from .loader import atomic_write
 from .pipeline import RunOptions, run_article
 from .settings import Settings
 
@@ -159,7 +159,7 @@ class Jobs:
                 total = sum(len(j["ids"]) for j in jobs)
                 failed = sum(j.get("counts", {}).get("failed", 0) for j in jobs)
                 console.status(f"Batch API: {len(jobs)} job(s) running · {done}/{total} requests done · "
-                               f"{failed} failed · next check in {wait:.0f} s", style="dim")
+                               f"{failed} failed · next check in {wait:.1f} s", style="dim")
                 time.sleep(wait)
                 wait = min(POLL_CAP, wait * 1.5)
 
@@ -224,41 +224,31 @@ class _Counted:
     """A thread pool that counts the work it holds (queued or running, not waiting on the model),
     so the driver knows when every article waits: then the wave is complete."""
 
-    def __init__(self, counter: _Activity, workers: int, prefix: str):
-        self.counter = counter
+    def __init__(self, backend: BatchBackend, workers: int, prefix: str):
+        self.backend = backend
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=prefix)
 
     def submit(self, fn, *args):
-        self.counter.add(1)
+        self.backend.add_running(1)
 
         def run():
             try:
                 return fn(*args)
             finally:
-                self.counter.add(-1)
+                self.backend.add_running(-1)
         return self._pool.submit(run)
 
     @contextmanager
     def parked(self):
         """The caller waits on this pool's futures: it is not work the wave must wait for."""
-        self.counter.add(-1)
+        self.backend.add_running(-1)
         try:
             yield
         finally:
-            self.counter.add(1)
+            self.backend.add_running(1)
 
     def shutdown(self, **kwargs) -> None:
         self._pool.shutdown(**kwargs)
-
-
-class _Activity:
-    """Work in progress across articles; a request waiting in the backend is not work."""
-
-    def __init__(self, backend: BatchBackend):
-        self.backend = backend
-
-    def add(self, n: int) -> None:
-        self.backend.add_running(n)
 
 
 def run_batch_api(folder: str | Path, settings: Settings, options: RunOptions, jobs_options: JobOptions, *,
@@ -268,20 +258,13 @@ def run_batch_api(folder: str | Path, settings: Settings, options: RunOptions, j
     from .asker import build_asker
 
     folder = Path(folder)
-    paths = discover([folder])
-    if not paths:
-        raise InputError(f"{folder}: no .txt, .md or .markdown article in this folder")
-    check_writable(options.out_root)
-    if on_start:
-        on_start(len(paths))
-    names = output_names(paths, folder)
+    paths, names = articles_of(folder, options, on_start)
     backend = BatchBackend(settings)
     client = JobsClient(settings)
     state = JobState(options.out_root)
     jobs = Jobs(state, client, backend, jobs_options, metadata={"tool": "rewriter", "folder": folder.name[:100]})
     jobs.load_collected()
     asker = build_asker(settings, backend=backend)
-    activity = _Activity(backend)
     start = time.perf_counter()
     outcomes: dict[Path, ArticleOutcome] = {}
     order = longest_first(paths)
@@ -291,7 +274,7 @@ def run_batch_api(folder: str | Path, settings: Settings, options: RunOptions, j
         try:
             for first in range(0, len(order), max(1, jobs_options.group)):
                 group = order[first:first + jobs_options.group]
-                stopped_by = _run_group(group, settings, options, asker, backend, jobs, activity, names,
+                stopped_by = _run_group(group, settings, options, asker, backend, jobs, names,
                                         outcomes, on_done)
                 if stopped_by:
                     break
@@ -314,9 +297,9 @@ def run_batch_api(folder: str | Path, settings: Settings, options: RunOptions, j
     return result
 
 
-def _run_group(group, settings, options, asker, backend, jobs, activity, names, outcomes, on_done) -> str | None:
-    pool = _Counted(activity, max(1, len(group)), "rewriter")
-    chunk_pool = _Counted(activity, 4096, "rewriter-chunk")
+def _run_group(group, settings, options, asker, backend, jobs, names, outcomes, on_done) -> str | None:
+    pool = _Counted(backend, max(1, len(group)), "rewriter")
+    chunk_pool = _Counted(backend, 4096, "rewriter-chunk")
     futures = {}
     try:
         for path in group:

@@ -13,7 +13,7 @@ import random
 import re
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from ..errors import LLMError
 

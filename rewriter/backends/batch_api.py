@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +35,6 @@ from ..settings import Settings
 from .base import Call, ChatRequest, ChatResponse, TransportError, completion_of, redact_url, retry_after, retry_wait
 
 ENDPOINT = "/v1/chat/completions"
-RUNNING = ("QUEUED", "RUNNING", "CANCELLATION_REQUESTED")
 FINISHED = ("SUCCESS", "FAILED", "TIMEOUT_EXCEEDED", "CANCELLED")
 
 
@@ -314,6 +312,3 @@ def read_lines(data: bytes, job: str) -> list[Result]:
             results.append(result)
     return results
 
-
-def now() -> float:
-    return time.time()
