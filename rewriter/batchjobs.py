@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import queue
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -301,12 +302,16 @@ def _run_group(group, settings, options, asker, backend, jobs, names, outcomes, 
     pool = _Counted(backend, max(1, len(group)), "rewriter")
     chunk_pool = _Counted(backend, 4096, "rewriter-chunk")
     futures = {}
+    finished: queue.SimpleQueue = queue.SimpleQueue()    # futures as they end, so the driver never scans them all
     try:
         for path in group:
-            futures[pool.submit(lambda p=path: _outcome(p, lambda: run_article(
-                p, settings, options, asker=asker, out_name=names[p], chunk_pool=chunk_pool)))] = path
+            future = pool.submit(lambda p=path: _outcome(p, lambda: run_article(
+                p, settings, options, asker=asker, out_name=names[p], chunk_pool=chunk_pool)))
+            futures[future] = path
+            future.add_done_callback(finished.put)
         while futures:
-            for future in [f for f in futures if f.done()]:
+            while not finished.empty():
+                future = finished.get()
                 outcome = future.result()
                 path = futures.pop(future)
                 if outcome is not None:

@@ -176,8 +176,14 @@ def vega_lite(title: str, data: list[Datum], kind: str, lang: str, labels: tuple
     return spec
 
 
-def render(spec: dict, base: Path) -> list[Path]:
-    """``base``.vl.json, and with vl-convert ``base``.svg and ``base``.png; the files written."""
+def render(spec: dict, base: Path, cache: Path | None = None) -> list[Path]:
+    """``base``.vl.json, and with vl-convert ``base``.svg and ``base``.png; the files written.
+
+    A render costs 50 to 100 ms of CPU (a JavaScript engine lays the chart out), more than the
+    rest of an article's local work, so with ``cache`` (a folder) each rendering is kept there
+    under the hash of its spec and vl-convert's version: a rerun, or the same chart in another
+    article, copies the files instead of rendering them again.
+    """
     spec_json = json.dumps(spec, ensure_ascii=False, indent=2) + "\n"
     atomic_write_text(base.with_suffix(".vl.json"), spec_json, durable=False)
     written = [base.with_suffix(".vl.json")]
@@ -185,13 +191,38 @@ def render(spec: dict, base: Path) -> list[Path]:
         import vl_convert
     except ImportError:
         return written
-    atomic_write_text(base.with_suffix(".svg"), vl_convert.vegalite_to_svg(spec_json), durable=False)
-    atomic_write(base.with_suffix(".png"), vl_convert.vegalite_to_png(spec_json, scale=2), durable=False)
+    svg, png = _rendered(vl_convert, spec_json, cache)
+    atomic_write(base.with_suffix(".svg"), svg, durable=False)
+    atomic_write(base.with_suffix(".png"), png, durable=False)
     return [*written, base.with_suffix(".svg"), base.with_suffix(".png")]
 
 
-def fill(text: str, findings: dict[str, Finding], proposals: list[Proposal], evidence, figures_dir: Path) -> list[Proposal]:
-    """Each chart or table placeholder's proposal rebuilt from checked data (see the module docstring)."""
+def _rendered(vl_convert, spec_json: str, cache: Path | None) -> tuple[bytes, bytes]:
+    """The SVG and PNG bytes of a spec: from ``cache`` when rendered before, else rendered (the PNG
+    from the SVG: the same bytes as rendering the spec twice, at half the cost) and kept there."""
+    version = getattr(vl_convert, "__version__", "unknown")
+    key = hashlib.sha256(f"vl-convert {version}\n{spec_json}".encode("utf-8")).hexdigest()
+    paths = (cache / f"{key}.svg", cache / f"{key}.png") if cache is not None else None
+    if paths is not None:
+        try:
+            return paths[0].read_bytes(), paths[1].read_bytes()
+        except OSError:
+            pass            # not rendered yet (or the cache was cleared half-way): render it
+    svg_text = vl_convert.vegalite_to_svg(spec_json)
+    svg, png = svg_text.encode("utf-8"), vl_convert.svg_to_png(svg_text, scale=2)
+    if paths is not None:
+        try:        # the PNG first: a hit reads both, and an SVG alone is a miss
+            atomic_write(paths[1], png, durable=False)
+            atomic_write(paths[0], svg, durable=False)
+        except OSError:
+            pass            # a cache that cannot be written costs a render next time, nothing more
+    return svg, png
+
+
+def fill(text: str, findings: dict[str, Finding], proposals: list[Proposal], evidence, figures_dir: Path,
+         render_cache: Path | None = None) -> list[Proposal]:
+    """Each chart or table placeholder's proposal rebuilt from checked data (see the module docstring);
+    charts rendered once per spec with ``render_cache`` (see :func:`render`)."""
     lang = language(text)
     fixes = [(findings[p.finding_id], p) for p in proposals if p.changes_text and p.action == REPLACE
              and p.finding_id in findings]
@@ -200,7 +231,7 @@ def fill(text: str, findings: dict[str, Finding], proposals: list[Proposal], evi
         f = findings.get(p.finding_id)
         if f is not None and f.kind == PLACEHOLDER and f.subtype in FIGURE_SUBTYPES:
             inside = [(cf, cp) for cf, cp in fixes if cf.id != f.id and f.start <= cf.start and cf.end <= f.end]
-            p = _filled(p, f, lang, evidence, figures_dir, inside)
+            p = _filled(p, f, lang, evidence, figures_dir, inside, render_cache)
         result.append(p)
     return result
 
@@ -217,7 +248,7 @@ def _corrected(finding: Finding, fixes: list[tuple[Finding, Proposal]]) -> dict:
 
 
 def _filled(proposal: Proposal, finding: Finding, lang: str, evidence, figures_dir: Path,
-            fixes: list[tuple[Finding, Proposal]] = ()) -> Proposal:
+            fixes: list[tuple[Finding, Proposal]] = (), render_cache: Path | None = None) -> Proposal:
     payload = _corrected(finding, fixes) if fixes else finding.payload or {}
     cells = finding.subtype == "table"
     draft = _data(((d["label"], d["value"]) for d in payload.get("data") or []), cells)
@@ -252,7 +283,7 @@ def _filled(proposal: Proposal, finding: Finding, lang: str, evidence, figures_d
     rendered: list[Path] = []
     if finding.subtype == "chart":
         base = figures_dir / finding.id
-        rendered = render(vega_lite(title, data, kind, lang, heads), base)
+        rendered = render(vega_lite(title, data, kind, lang, heads), base, render_cache)
         alt = f"{t['chart']} {t[kind]} : {title}" if lang == "fr" else f"{t[kind].capitalize()} chart: {title}"
         blocks = [f"![{alt}]({FIGURES_DIR}/{finding.id}.svg)", f"*{caption}*", *blocks]
     else:

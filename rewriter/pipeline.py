@@ -217,7 +217,8 @@ def _stages(article: Article, settings: Settings, options: RunOptions, asker, st
     by_id = {f.id: f for f in everything}
     with stage("verify"):
         proposals = verify.verify(text, by_id, proposals, gathered)
-        proposals = figures.fill(text, by_id, proposals, gathered, out_dir / figures.FIGURES_DIR)
+        proposals = figures.fill(text, by_id, proposals, gathered, out_dir / figures.FIGURES_DIR,
+                                 Path(settings.cache_dir) / "charts" if settings.use_cache else None)
     gathered.close()
 
     repo_path = repo_relative(article.path)

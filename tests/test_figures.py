@@ -197,3 +197,29 @@ def test_an_english_article_gets_english_numbers_alt_text_and_source_line(tmp_pa
     assert "*Open Source vs Proprietary AI: Open Source leads with 65%, ahead of Proprietary (35%).*" in built.replacement
     assert "| Approach | Share |\n|---|---|\n| Open Source | 65% |" in built.replacement
     assert built.replacement.endswith("Source: draft data, not verified") and built.status == "needs_review"
+
+
+def test_a_chart_is_rendered_once_per_spec_with_a_render_cache(tmp_path, monkeypatch):
+    vl_convert = pytest.importorskip("vl_convert")
+    from rewriter.figures import render
+
+    spec = {"$schema": "https://vega.github.io/schema/vega-lite/v5.json", "data": {"values": [{"a": "x", "b": 1}]},
+            "mark": "bar", "encoding": {"x": {"field": "a", "type": "nominal"}, "y": {"field": "b", "type": "quantitative"}}}
+    cache = tmp_path / "charts"
+    first = render(spec, tmp_path / "one" / "c1", cache)
+    assert [p.suffix for p in first] == [".json", ".svg", ".png"]
+    # the PNG drawn from the SVG is the PNG vl-convert draws from the spec, byte for byte
+    spec_json = json.dumps(spec, ensure_ascii=False, indent=2) + "\n"
+    assert (tmp_path / "one" / "c1.png").read_bytes() == vl_convert.vegalite_to_png(spec_json, scale=2)
+    assert len(list(cache.iterdir())) == 2
+
+    def no_render(*_args, **_kwargs):
+        raise AssertionError("rendered again")
+    monkeypatch.setattr(vl_convert, "vegalite_to_svg", no_render)
+    monkeypatch.setattr(vl_convert, "svg_to_png", no_render)
+    render(spec, tmp_path / "two" / "c2", cache)          # another article, the same chart: copied
+    for suffix in (".svg", ".png", ".vl.json"):
+        assert (tmp_path / "two" / f"c2{suffix}").read_bytes() == (tmp_path / "one" / f"c1{suffix}").read_bytes()
+    changed = {**spec, "mark": "line"}
+    with pytest.raises(AssertionError, match="rendered again"):
+        render(changed, tmp_path / "three" / "c3", cache)   # another spec: rendered, not a stale copy

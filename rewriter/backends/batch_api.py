@@ -76,7 +76,12 @@ class BatchBackend:
         self.settings = settings
         self.model = settings.model
         self.base_url = redact_url(settings.base_url)
-        self._lock = threading.Condition()
+        self._lock = threading.Lock()
+        # The driver waits on ``_idle`` (work done or requests filed); the threads waiting for one
+        # request wait on that request's own condition, so a delivery or a task starting wakes only
+        # those it concerns (one condition for all woke a thousand threads at every change).
+        self._idle = threading.Condition(self._lock)
+        self._answer: dict[str, threading.Condition] = {}
         self._results: dict[str, Result] = {}
         self._missing: dict[str, str] = {}       # custom_id -> why its job gave no answer
         self.pending: dict[str, dict] = {}       # custom_id -> body, waiting for a job
@@ -100,7 +105,7 @@ class BatchBackend:
                 if custom_id not in self._results:
                     self._missing[custom_id] = why
                     self._wake(custom_id)
-            self._lock.notify_all()
+            self._idle.notify_all()
 
     def _wake(self, custom_id: str) -> None:
         self.pending.pop(custom_id, None)
@@ -108,6 +113,9 @@ class BatchBackend:
         if woken > 0:
             self._running += woken
             self._credited[custom_id] = self._credited.get(custom_id, 0) + woken
+        answer = self._answer.get(custom_id)
+        if answer is not None:
+            answer.notify_all()
 
     def known(self, custom_id: str) -> bool:
         with self._lock:
@@ -119,18 +127,19 @@ class BatchBackend:
             self._closed = why
             for custom_id in list(self._waiters):
                 self._wake(custom_id)
-            self._lock.notify_all()
+            self._idle.notify_all()
 
     def add_running(self, n: int) -> None:
         with self._lock:
             self._running += n
-            self._lock.notify_all()
+            if self._running <= 0:
+                self._idle.notify_all()
 
     def wave_ready(self, timeout: float) -> dict[str, dict]:
         """The requests waiting, once no work is left but waiting (else {} after at most ``timeout``)."""
         with self._lock:
             if self._running > 0 or not self.pending:
-                self._lock.wait(timeout)
+                self._idle.wait(timeout)
             return dict(self.pending) if self._running == 0 and self.pending else {}
 
     # -- the stages' side ----------------------------------------------------------------
@@ -141,13 +150,18 @@ class BatchBackend:
                 self.pending[request.id] = request.body
                 self._waiters[request.id] = self._waiters.get(request.id, 0) + 1
                 self._running -= 1
-                self._lock.notify_all()
+                if self._running <= 0:
+                    self._idle.notify_all()
+                answer = self._answer.setdefault(request.id, threading.Condition(self._lock))
                 try:
                     while (request.id not in self._results and request.id not in self._missing
                            and self._closed is None):
-                        self._lock.wait()
+                        answer.wait()
                 finally:
                     self._waiters[request.id] -= 1
+                    if not self._waiters[request.id]:
+                        del self._waiters[request.id]
+                        self._answer.pop(request.id, None)
                     if self._credited.get(request.id, 0) > 0:
                         self._credited[request.id] -= 1
                     else:
