@@ -346,7 +346,7 @@ def word_diff(old: str, new: str) -> str:
     a, b = _TOKEN.findall(old), _TOKEN.findall(new)
     # Segments: a str is unchanged text, a pair is (removed, added).
     segments: list = []
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+    for tag, i1, i2, j1, j2 in _opcodes(a, b):
         if tag == "equal":
             segments.append("".join(a[i1:i2]))
             continue
@@ -367,6 +367,28 @@ def word_diff(old: str, new: str) -> str:
         out.append(f"[-{seg[0]}-]" if seg[0] else "")
         out.append(f"{{+{seg[1]}+}}" if seg[1] else "")
     return "".join(out)
+
+
+def _opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]:
+    """difflib's opcodes for ``a`` → ``b``, the common head and tail taken out first: a change's
+    context is the same words on both sides, and matching them cost most of emit's time."""
+    head = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        head += 1
+    tail = 0
+    for x, y in zip(reversed(a[head:]), reversed(b[head:])):
+        if x != y:
+            break
+        tail += 1
+    na, nb = len(a) - tail, len(b) - tail
+    ops = [("equal", 0, head, 0, head)] if head else []
+    ops += [(tag, i1 + head, i2 + head, j1 + head, j2 + head) for tag, i1, i2, j1, j2
+            in difflib.SequenceMatcher(None, a[head:na], b[head:nb], autojunk=False).get_opcodes()]
+    if tail:
+        ops.append(("equal", na, len(a), nb, len(b)))
+    return ops
 
 
 def context_diff(text: str, start: int, end: int, new: str, radius: int = 120) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import unicodedata
@@ -82,6 +83,7 @@ def _append(result: list[Sentence], text: str, start: int, end: int, offset: int
     result.append(Sentence(first + len(result), s + offset, e + offset, text[s:e]))
 
 
+@functools.lru_cache(maxsize=64)      # stages ask it of the same article and sources again and again
 def language(text: str) -> str:
     """'fr' or 'en', by counting common function words (good enough for choosing a prompt's language)."""
     words = [w.lower() for w in _WORD.findall(text[:20000])]

@@ -14,6 +14,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rewriter import emit
 from rewriter.loader import decode, load, sha256_bytes
@@ -252,6 +254,19 @@ def test_unified_diff_keeps_non_utf8_bytes_and_is_empty_without_change(tmp_path)
     new = "Café noir\r\nà 2 €\r\n".encode("cp1252")
     assert git_apply(tmp_path, old, emit.unified_diff(old, new, "articles/a.txt")) == new
     assert emit.unified_diff(old, old, "articles/a.txt") == ""
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["le", "la", " ", "23", "mars", ",", "é"]), max_size=14),
+       st.lists(st.sampled_from(["le", "la", " ", "23", "mars", ",", "é"]), max_size=14))
+def test_word_diff_opcodes_cover_both_sides_and_rebuild_the_new_one(a, b):
+    """The head and tail taken out before difflib come back as equal runs: same coverage, same result."""
+    ops, i, j, rebuilt = emit._opcodes(a, b), 0, 0, []
+    for tag, i1, i2, j1, j2 in ops:
+        assert (i1, j1) == (i, j) and (tag != "equal" or a[i1:i2] == b[j1:j2])
+        rebuilt += b[j1:j2]
+        i, j = i2, j2
+    assert (i, j) == (len(a), len(b)) and rebuilt == b
 
 
 def test_word_diff_marks_words_only():
