@@ -17,8 +17,9 @@ import json
 import sqlite3
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import diskcache
 
@@ -58,20 +59,32 @@ class JsonStore:
 
     def __init__(self, directory: Path, what: str):
         self.directory = Path(directory)
-        self._write_lock = threading.Lock()
         self.what = what
         self._cache: diskcache.Cache | None = None
         self._disabled = False
-        self._opening = threading.Lock()     # one store may be shared by threads (parallel fetches)
+        # Every diskcache call runs on the store's own thread. diskcache opens an SQLite connection
+        # per calling thread (0.6 ms each, and never closed by close()), so a Batch API wave of a
+        # thousand article threads paid a thousand connections and queued as SQLite writers; one
+        # thread holds one connection and takes the operations in turn.
+        self._io: ThreadPoolExecutor | None = None
+        self._io_lock = threading.Lock()
+
+    def _run(self, op: Callable[[], Any]) -> Any:
+        """``op()`` on the store's thread; its exceptions are raised here."""
+        with self._io_lock:
+            if self._io is None:
+                self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"rewriter-{self.what}-cache")
+            io = self._io
+        return io.submit(op).result()
 
     def _open(self) -> diskcache.Cache | None:
-        with self._opening:
-            if self._cache is None and not self._disabled:
-                try:
-                    self._cache = diskcache.Cache(str(self.directory), **SQLITE_SETTINGS)
-                except _BROKEN as exc:
-                    self._cache = self._recover(exc)
-            return self._cache
+        """The open cache (run on the store's thread)."""
+        if self._cache is None and not self._disabled:
+            try:
+                self._cache = diskcache.Cache(str(self.directory), **SQLITE_SETTINGS)
+            except _BROKEN as exc:
+                self._cache = self._recover(exc)
+        return self._cache
 
     def _recover(self, exc: BaseException) -> diskcache.Cache | None:
         aside = self.directory.with_name(f"{self.directory.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -79,7 +92,8 @@ class JsonStore:
             self.directory.rename(aside)
             cache = diskcache.Cache(str(self.directory), **SQLITE_SETTINGS)
         except _BROKEN:
-            self._off(exc, "")
+            self._disabled = True       # on the store's thread, with nothing open: no close to wait for
+            self._warn_off(exc, "")
             return None
         console.warn(f"{self.what} cache {self.directory} was damaged ({_why(exc)}); moved aside to "
                      f"{aside} and started afresh")
@@ -88,44 +102,57 @@ class JsonStore:
     def _off(self, exc: BaseException, where: str) -> None:
         self._disabled = True
         self.close()
+        self._warn_off(exc, where)
+
+    def _warn_off(self, exc: BaseException, where: str) -> None:
         console.warn(f"{self.what} cache {self.directory} cannot be used ({_why(exc)}){where}; "
                      "going on without it (delete the folder to start afresh)")
 
     def get(self, key: str) -> Any | None:
-        cache = self._open()
-        if cache is None:
-            return None
+        def read():
+            cache = self._open()
+            return cache.get(key) if cache is not None else None
         try:
-            text = cache.get(key)
+            text = self._run(read)
             return json.loads(text) if isinstance(text, str) else None
         except diskcache.Timeout:
-            return None     # busy past the timeout: a miss, not a damaged cache
+            return None     # busy past the timeout (another process writing): a miss, not a damaged cache
         except (*_BROKEN, ValueError) as exc:
             self._off(exc, " while reading")
             return None
 
     def set(self, key: str, value: Any, *, expire: float | None = None) -> None:
-        cache = self._open()
-        if cache is None:
+        if self._disabled:
             return
         text = canonical_json(value)
-        try:
-            # SQLite takes one writer at a time: threads queue here rather than in SQLite's busy loop,
-            # where a thousand waiting writers (a Batch API wave landing at once) ran out its timeout.
-            with self._write_lock:
+
+        def write():
+            cache = self._open()
+            if cache is not None:
                 cache.set(key, text, expire=expire)
+        try:
+            self._run(write)
         except diskcache.Timeout:
             return      # still busy after the timeout: this entry is not cached, the run goes on
         except _BROKEN as exc:
             self._off(exc, " while writing")
 
     def close(self) -> None:
-        if self._cache is not None:
-            try:
-                self._cache.close()
-            except _BROKEN:
-                pass
-            self._cache = None
+        """Close the database and end the store's thread (a later call opens both again)."""
+        with self._io_lock:
+            io, self._io = self._io, None
+        if io is None:
+            return
+
+        def shut():
+            if self._cache is not None:
+                try:
+                    self._cache.close()
+                except _BROKEN:
+                    pass
+                self._cache = None
+        io.submit(shut).result()
+        io.shutdown(wait=False)
 
 
 def _why(exc: BaseException) -> str:
