@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import bisect
-import copy
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -116,7 +115,7 @@ def clean_queries(raw: list[dict[str, str]]) -> list[Query]:
 
 def numeric_strings_accepted(schema: dict[str, Any]) -> dict[str, Any]:
     """The claims schema checked locally: a sentence number may come as a string of digits ("3")."""
-    local = copy.deepcopy(schema)
+    local = json.loads(json.dumps(schema))     # a deep copy at C speed (deepcopy cost ~1 ms an article)
     item = local["properties"]["claims"]["items"]["properties"]
     item["sentence"] = {"anyOf": [item["sentence"], {"type": "string", "pattern": r"^\s*[1-9][0-9]*\s*$"}]}
     return local

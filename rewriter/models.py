@@ -10,7 +10,7 @@ import bisect
 import copy
 import hashlib
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 # Kinds a detector or the claims stage can produce.
@@ -121,7 +121,7 @@ class Reference:
     line: int
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return dict(self.__dict__)      # flat fields only: asdict()'s deep recursion is not needed
 
 
 @dataclass
@@ -141,7 +141,10 @@ class Source:
     location: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = dict(self.__dict__)
+        if self.location is not None:
+            data["location"] = dict(self.location)      # flat: numbers and strings
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Source":
@@ -181,7 +184,9 @@ class Proposal:
         return self.action in (REPLACE, DELETE) and self.status != FAILED
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        # Field by field rather than asdict(), whose deep copy of every value was a tenth of the
+        # local work per article at archive scale.
+        data = dict(self.__dict__)
         data["sources"] = [s.to_dict() for s in self.sources]
         return data
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import functools
 import os
 import re
@@ -86,9 +87,12 @@ def _append(result: list[Sentence], text: str, start: int, end: int, offset: int
 @functools.lru_cache(maxsize=64)      # stages ask it of the same article and sources again and again
 def language(text: str) -> str:
     """'fr' or 'en', by counting common function words (good enough for choosing a prompt's language)."""
-    words = [w.lower() for w in _WORD.findall(text[:20000])]
-    fr = sum(w in _FR for w in words)
-    en = sum(w in _EN for w in words)
+    counts = collections.Counter(_WORD.findall(text[:20000]))     # each distinct word lowercased once
+    fr = en = 0
+    for word, n in counts.items():
+        word = word.lower()
+        fr += n * (word in _FR)
+        en += n * (word in _EN)
     return "fr" if fr >= en else "en"
 
 
