@@ -4,9 +4,9 @@
 
 Fills a reply cache (rewriter.cache.ReplyCache, as the client opens it) with ENTRIES replies of
 about KIB KiB each, then, in a fresh child process, THREADS threads each read every entry (a warm
-batch rerun: every worker thread has its own SQLite connection) and the child reports its peak
-RSS (ru_maxrss): once with diskcache's defaults (64 MiB mmap and 8,192 pages of cache per
-connection), once with rewriter.cache.SQLITE_SETTINGS.
+batch rerun's workers; the store runs their reads on its one thread and SQLite connection) and the
+child reports its peak RSS (ru_maxrss) and wall time: once with diskcache's defaults (64 MiB mmap
+and 8,192 pages of cache per connection), once with rewriter.cache.SQLITE_SETTINGS.
 """
 
 from __future__ import annotations
