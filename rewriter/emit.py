@@ -321,6 +321,7 @@ def unified_diff(old: bytes, new: bytes, repo_path: str, context: int = 3) -> st
             out.append("\n\\ No newline at end of file\n")
 
     matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    matcher.opcodes = line_opcodes(a, b)      # what get_grouped_opcodes groups, found region by region
     for group in matcher.get_grouped_opcodes(context):
         i1, i2, j1, j2 = group[0][1], group[-1][2], group[0][3], group[-1][4]
         out.append(f"@@ -{_range(i1, i2 - i1)} +{_range(j1, j2 - j1)} @@\n")
@@ -334,6 +335,61 @@ def unified_diff(old: bytes, new: bytes, repo_path: str, context: int = 3) -> st
             for line in b[y1:y2]:
                 emit("+", line)
     return "".join(out)
+
+
+# A changed region ends where ANCHOR equal lines start again within WINDOW lines on each side.
+_ANCHOR, _WINDOW = 3, 200
+
+
+def line_opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]:
+    """difflib's opcodes turning ``a`` into ``b``, for texts that differ in places (an edited article).
+
+    One SequenceMatcher over a whole long article is quadratic in its repeated lines (4 s of a
+    100,000-word article's 13). The lines are walked instead: equal stretches are taken as they
+    come, and each changed region, up to the next ``_ANCHOR`` lines equal on both sides (searched
+    within ``_WINDOW`` lines; the rest of both texts when there are none), is handed to difflib alone.
+    """
+    ops: list[tuple[str, int, int, int, int]] = []
+    i = j = 0
+    n, m = len(a), len(b)
+    while i < n or j < m:
+        i0, j0 = i, j
+        while i < n and j < m and a[i] == b[j]:
+            i += 1
+            j += 1
+        if i > i0:
+            ops.append(("equal", i0, i, j0, j))
+        if i == n and j == m:
+            break
+        ie, je = _resync(a, b, i, j)
+        for tag, x1, x2, y1, y2 in difflib.SequenceMatcher(None, a[i:ie], b[j:je], autojunk=False).get_opcodes():
+            if tag == "equal" and ops and ops[-1][0] == "equal":
+                ops[-1] = ("equal", ops[-1][1], x2 + i, ops[-1][3], y2 + j)
+            else:
+                ops.append((tag, x1 + i, x2 + i, y1 + j, y2 + j))
+        i, j = ie, je
+    return ops
+
+
+def _resync(a: list[str], b: list[str], i: int, j: int) -> tuple[int, int]:
+    """The nearest (fewest lines skipped on both sides) ``(i', j')`` past ``a[i] != b[j]`` where both
+    texts end or ``_ANCHOR`` lines agree; both ends when none lies within ``_WINDOW``."""
+    n, m = len(a), len(b)
+    at: dict[str, list[int]] = {}
+    for y in range(j, min(m, j + _WINDOW)):
+        at.setdefault(b[y], []).append(y)
+    best: tuple[int, int] | None = None
+    for x in range(i, min(n, i + _WINDOW)):
+        if best is not None and x - i >= best[0] - i + best[1] - j:
+            break
+        for y in at.get(a[x], ()):
+            if best is not None and (x - i) + (y - j) >= (best[0] - i) + (best[1] - j):
+                break
+            k = min(_ANCHOR, n - x, m - y)
+            if a[x:x + k] == b[y:y + k] and (k == _ANCHOR or (x + k == n and y + k == m)):
+                best = (x, y)
+                break
+    return best if best is not None else (n, m)
 
 
 def diff_bytes(diff: str) -> bytes:
