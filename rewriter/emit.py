@@ -320,9 +320,7 @@ def unified_diff(old: bytes, new: bytes, repo_path: str, context: int = 3) -> st
         if not line.endswith("\n"):
             out.append("\n\\ No newline at end of file\n")
 
-    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    matcher.opcodes = line_opcodes(a, b)      # what get_grouped_opcodes groups, found region by region
-    for group in matcher.get_grouped_opcodes(context):
+    for group in _Found(line_opcodes(a, b)).get_grouped_opcodes(context):
         i1, i2, j1, j2 = group[0][1], group[-1][2], group[0][3], group[-1][4]
         out.append(f"@@ -{_range(i1, i2 - i1)} +{_range(j1, j2 - j1)} @@\n")
         for tag, x1, x2, y1, y2 in group:
@@ -337,12 +335,24 @@ def unified_diff(old: bytes, new: bytes, repo_path: str, context: int = 3) -> st
     return "".join(out)
 
 
+class _Found(difflib.SequenceMatcher):
+    """difflib's hunk grouping (``get_grouped_opcodes``) over opcodes found elsewhere."""
+
+    def __init__(self, opcodes: list[tuple[str, int, int, int, int]]):
+        super().__init__(None, "", "")      # no sequences to index: the opcodes are given
+        self._found = opcodes
+
+    def get_opcodes(self):
+        return self._found
+
+
 # A changed region ends where ANCHOR equal lines start again within WINDOW lines on each side.
 _ANCHOR, _WINDOW = 3, 200
 
 
 def line_opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]:
-    """difflib's opcodes turning ``a`` into ``b``, for texts that differ in places (an edited article).
+    """Opcodes in difflib's form turning ``a`` into ``b``, for texts that differ in places (an edited
+    article); where several alignments are equally right, not always the one difflib would pick.
 
     One SequenceMatcher over a whole long article is quadratic in its repeated lines (4 s of a
     100,000-word article's 13). The lines are walked instead: equal stretches are taken as they
@@ -426,7 +436,7 @@ def word_diff(old: str, new: str) -> str:
 
 
 def _opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]:
-    """difflib's opcodes for ``a`` → ``b``, the common head and tail taken out first: a change's
+    """Opcodes in difflib's form for ``a`` → ``b``, the common head and tail taken out first: a change's
     context is the same words on both sides, and matching them cost most of emit's time."""
     head = 0
     for x, y in zip(a, b):

@@ -261,11 +261,16 @@ def test_unified_diff_keeps_non_utf8_bytes_and_is_empty_without_change(tmp_path)
        st.lists(st.sampled_from(["le", "la", " ", "23", "mars", ",", "é"]), max_size=14))
 def test_word_diff_opcodes_cover_both_sides_and_rebuild_the_new_one(a, b):
     """The head and tail taken out before difflib come back as equal runs: same coverage, same result."""
-    ops, i, j, rebuilt = emit._opcodes(a, b), 0, 0, []
-    for tag, i1, i2, j1, j2 in ops:
-        assert (i1, j1) == (i, j) and (tag != "equal" or a[i1:i2] == b[j1:j2])
-        rebuilt += b[j1:j2]
-        i, j = i2, j2
+    assert_rebuilds(emit._opcodes(a, b), a, b)
+
+
+def assert_rebuilds(ops, a, b):
+    """``ops`` cover ``a`` and ``b`` end to end, in order, equal runs are equal, and they rebuild ``b``."""
+    rebuilt, i, j = [], 0, 0
+    for tag, x1, x2, y1, y2 in ops:
+        assert (x1, y1) == (i, j) and (tag != "equal" or a[x1:x2] == b[y1:y2])
+        rebuilt += b[y1:y2]
+        i, j = x2, y2
     assert (i, j) == (len(a), len(b)) and rebuilt == b
 
 
@@ -395,20 +400,12 @@ _lines = st.lists(st.sampled_from(["a\n", "b\n", "c\n", "\n", "d"]), max_size=40
 @settings(max_examples=300, deadline=None)
 @given(_lines, _lines)
 def test_line_opcodes_cover_both_sides_and_rebuild_the_new_lines(a, b):
-    ops = emit.line_opcodes(a, b)
-    rebuilt, i, j = [], 0, 0
-    for tag, x1, x2, y1, y2 in ops:
-        assert (x1, y1) == (i, j)
-        if tag == "equal":
-            assert a[x1:x2] == b[y1:y2]
-        rebuilt += b[y1:y2]
-        i, j = x2, y2
-    assert (i, j) == (len(a), len(b)) and rebuilt == b
+    assert_rebuilds(emit.line_opcodes(a, b), a, b)
 
 
 def test_a_long_article_with_repeated_lines_is_diffed_region_by_region():
-    """Twenty copies of the same paragraphs, one word changed in each: the diff shows exactly the
-    twenty changed lines (one SequenceMatcher over all of it took seconds)."""
+    """Twenty copies of the same paragraphs, one word changed in each: each changed line is its own
+    region, and the diff shows exactly those twenty lines."""
     block = [f"Line {k} of the seed, with its words.\n" for k in range(50)]
     old = block * 20
     new = [line.replace("seed", "SEED") if n % 50 == 25 else line for n, line in enumerate(old)]
