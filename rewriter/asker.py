@@ -14,6 +14,7 @@ Two kinds of retry, kept apart: transport retries are the backend's; validation 
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import re
@@ -24,7 +25,7 @@ from .backends import ChatBackend, build_backend
 from .backends.base import Call, ChatRequest, TransportError, redact_url
 from .cache import ReplyCache, cache_key, canonical_json
 from .errors import LLMError
-from .resources import errors_against
+from .resources import errors_against, schema_text
 from .settings import Settings
 
 # Keywords Mistral's strict mode rejects (format, minLength, maxLength, pattern, as
@@ -88,7 +89,15 @@ def wire_schema(schema: dict) -> dict:
 
 def schema_hash(schema: dict) -> str:
     """sha256 of the canonical JSON of the full schema: which contract a reply was checked against."""
-    return hashlib.sha256(canonical_json(schema).encode("utf-8")).hexdigest()
+    return _contract(schema_text(schema))[0]
+
+
+@functools.lru_cache(maxsize=64)
+def _contract(text: str) -> tuple[str, str]:
+    """The schema hash and the wire schema's JSON of a schema, from its text: every request of a
+    task has the same schema, and walking it twice per request cost more than building the request."""
+    schema = json.loads(text)
+    return hashlib.sha256(canonical_json(schema).encode("utf-8")).hexdigest(), json.dumps(wire_schema(schema))
 
 
 def build_asker(settings: Settings, *, limiter=None, backend: ChatBackend | None = None) -> Asker:
@@ -119,7 +128,7 @@ class Asker:
         """The reply cache key and the first request's body (what the Batch API uploads as ``custom_id``
         and ``body``)."""
         s = self.settings
-        wire = wire_schema(task.schema)
+        wire = json.loads(_contract(schema_text(task.schema))[1])     # a dict of its own for each request
         key = cache_key(base_url=redact_url(s.base_url), model=s.model, messages=task.messages, wire_schema=wire,
                         temperature=s.temperature, max_tokens=s.max_tokens)
         body = {

@@ -409,6 +409,8 @@ def diff_bytes(diff: str) -> bytes:
 
 def word_diff(old: str, new: str) -> str:
     """``[-old-]{+new+}`` marks at word level, readable without colour."""
+    if old == new:
+        return old      # what the tokens give back joined (they cover every character): nothing to mark
     a, b = _TOKEN.findall(old), _TOKEN.findall(new)
     # Segments: a str is unchanged text, a pair is (removed, added).
     segments: list = []

@@ -274,6 +274,14 @@ def assert_rebuilds(ops, a, b):
     assert (i, j) == (len(a), len(b)) and rebuilt == b
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.text())
+def test_the_tokens_cover_every_character_so_an_unchanged_text_reads_as_itself(text):
+    """word_diff returns an unchanged text as it is, without tokenising it: exact only because the
+    tokens cover the whole text."""
+    assert "".join(emit._TOKEN.findall(text)) == text == emit.word_diff(text, text)
+
+
 def test_word_diff_marks_words_only():
     assert emit.word_diff("Mixtral a 12 milliards de paramètres", "Mixtral a 46,7 milliards de paramètres") \
         == "Mixtral a [-12-]{+46,7+} milliards de paramètres"
