@@ -32,6 +32,7 @@ from .outdirs import check_writable, output_names
 from .pipeline import RunOptions, run_article
 from .resources import validate
 from .settings import Settings
+from .turns import InTurns, Turns
 
 
 @dataclass
@@ -197,14 +198,18 @@ def run_batch(folder: str | Path, settings: Settings, options: RunOptions, *, co
     pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="rewriter")
     # The chunks of long articles share one pool of the same size, so they never multiply the
     # requests in flight beyond twice --concurrency; its tasks wait on nothing, so no deadlock.
-    chunk_pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="rewriter-chunk")
+    # Workers do their local work in turns (rewriter/turns.py), and give the turn away while they
+    # wait on the model.
+    turns = Turns()
+    chunk_pool = InTurns(ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="rewriter-chunk"),
+                         turns)
     stop = threading.Event()   # no article starts once set: a fatal error or an interrupt
 
     def work(path: Path) -> ArticleOutcome | None:
         if stop.is_set():
             return None
-        outcome = _outcome(path, lambda: run_article(path, settings, options, asker=asker, out_name=names[path],
-                                                     chunk_pool=chunk_pool))
+        outcome = turns.run(_outcome, path, lambda: run_article(path, settings, options, asker=asker,
+                                                                out_name=names[path], chunk_pool=chunk_pool))
         if outcome is not None and outcome.fatal:
             stop.set()
         return outcome

@@ -36,6 +36,7 @@ from .errors import InputError, Interrupted, RewriterError
 from .loader import atomic_write
 from .pipeline import RunOptions, run_article
 from .settings import Settings
+from .turns import Turns
 
 STATE_DIR = ".batch-api"
 # Conservative defaults, both settable (--max-requests, --max-bytes): Mistral documents at most
@@ -223,10 +224,12 @@ def _split(requests: dict[str, dict], max_requests: int, max_bytes: int):
 
 class _Counted:
     """A thread pool that counts the work it holds (queued or running, not waiting on the model),
-    so the driver knows when every article waits: then the wave is complete."""
+    so the driver knows when every article waits: then the wave is complete. Its tasks run in
+    ``turns`` (rewriter/turns.py): one at a time, except while they wait."""
 
-    def __init__(self, backend: BatchBackend, workers: int, prefix: str):
+    def __init__(self, backend: BatchBackend, turns: Turns, workers: int, prefix: str):
         self.backend = backend
+        self.turns = turns
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=prefix)
 
     def submit(self, fn, *args):
@@ -234,7 +237,7 @@ class _Counted:
 
         def run():
             try:
-                return fn(*args)
+                return self.turns.run(fn, *args)
             finally:
                 self.backend.add_running(-1)
         return self._pool.submit(run)
@@ -299,8 +302,9 @@ def run_batch_api(folder: str | Path, settings: Settings, options: RunOptions, j
 
 
 def _run_group(group, settings, options, asker, backend, jobs, names, outcomes, on_done) -> str | None:
-    pool = _Counted(backend, max(1, len(group)), "rewriter")
-    chunk_pool = _Counted(backend, 4096, "rewriter-chunk")
+    turns = Turns()
+    pool = _Counted(backend, turns, max(1, len(group)), "rewriter")
+    chunk_pool = _Counted(backend, turns, 4096, "rewriter-chunk")
     futures = {}
     finished: queue.SimpleQueue = queue.SimpleQueue()    # futures as they end, so the driver never scans them all
     try:

@@ -45,6 +45,7 @@ import httpx
 
 from . import __version__
 from .cache import JsonStore
+from .turns import waiting
 
 USER_AGENT = f"rewriter/{__version__} (+fact-checking for editors)"
 MAX_REDIRECTS = 5
@@ -300,6 +301,7 @@ def _cause(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
+@waiting()      # a wait on the network: a batch article's turn goes to another meanwhile
 def http_request(method: str, url: str, *, headers: dict[str, str] | None = None, json: Any = None,
                  allow_private: bool = False, total_seconds: float = TOTAL_SECONDS, max_bytes: int = MAX_BYTES,
                  resolve: Resolver | None = None, follow_redirects: bool = True,
@@ -543,6 +545,6 @@ def in_parallel(read: Callable[[T], Page], items: list[T], concurrency: int) -> 
 
     if not items:
         return []
-    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(items)))) as pool:
+    with waiting(), ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(items)))) as pool:
         return list(pool.map(one, items))
 

@@ -19,6 +19,7 @@ from .models import Finding, Proposal
 from .outdirs import check_inside, output_name
 from .settings import Settings
 from .text import chunks, language, stated_date
+from .turns import waiting
 
 # Articles up to this many words go to the model in one piece: two requests in all.
 MAX_CHUNK_WORDS = 3000
@@ -106,8 +107,9 @@ def in_chunk_order(fn: Callable[[Any], Any], items: list, pool: Executor | None)
         return [fn(item) for item in items]
     futures = [pool.submit(fn, item) for item in items]
     try:
-        # A pool that counts its work (the Batch API's waves) is told its submitter only waits.
-        with getattr(pool, "parked", nullcontext)():
+        # A pool that counts its work (the Batch API's waves) is told its submitter only waits, and
+        # the submitter's turn (rewriter/turns.py) goes to the items meanwhile.
+        with getattr(pool, "parked", nullcontext)(), waiting():
             return [future.result() for future in futures]
     except BaseException:
         for future in futures:

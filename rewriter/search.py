@@ -49,6 +49,7 @@ from .fetch import (FetchError, Page, Response, extract_html, fetch_page, http_r
                     url_key)
 from .resources import render_prompt
 from .settings import DEFAULT_CONTACT, Settings
+from .turns import waiting
 
 SEARCH_SECONDS = 20.0            # one search request, all included
 CONVERSATION_SECONDS = 120.0     # one web_search conversation: the model searches, then writes
@@ -141,6 +142,7 @@ class _Service:
         self._lock = threading.Lock()
         self._resume_at = 0.0
 
+    @waiting()      # requests, retries and their pauses: a batch article's turn goes to another meanwhile
     def request(self, method: str, url: str, *, params: dict[str, Any] | None = None, body: Any = None) -> Response:
         """The response (any status but 408, 429 and 5xx, which are retried); SearchError when none came."""
         if params:
@@ -731,7 +733,7 @@ class Searcher:
         if getattr(provider, "batched", False):
             found, seconds = timed(pairs)
             return [(item, seconds) for item in (found if isinstance(found, list) else [found] * len(pairs))]
-        with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(pairs)))) as pool:
+        with waiting(), ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(pairs)))) as pool:
             answers = list(pool.map(lambda pair: timed([pair]), pairs))
         return [(found[0] if isinstance(found, list) else found, seconds) for found, seconds in answers]
 

@@ -32,6 +32,7 @@ import tenacity
 from .. import console
 from ..errors import LLMError
 from ..settings import Settings
+from ..turns import waiting
 from .base import Call, ChatRequest, ChatResponse, TransportError, completion_of, redact_url, retry_after, retry_wait
 
 ENDPOINT = "/v1/chat/completions"
@@ -145,6 +146,16 @@ class BatchBackend:
     # -- the stages' side ----------------------------------------------------------------
 
     def complete(self, request: ChatRequest) -> ChatResponse:
+        # Waiting for the job: the article's turn goes to another one meanwhile (taken back only
+        # once the lock below is released, so the two are never waited on in opposite orders).
+        with waiting():
+            result, why = self._answered(request)
+        if result is None:
+            raise Unanswered(f"{request.task}: no reply from the Batch API: {why}",
+                             calls=[self._call(request, {}, why)])
+        return self._response(request, result)
+
+    def _answered(self, request: ChatRequest) -> tuple[Result | None, str | None]:
         with self._lock:
             if request.id not in self._results and request.id not in self._missing:
                 self.pending[request.id] = request.body
@@ -166,12 +177,7 @@ class BatchBackend:
                         self._credited[request.id] -= 1
                     else:
                         self._running += 1
-            result = self._results.get(request.id)
-            why = self._missing.get(request.id) or self._closed
-        if result is None:
-            raise Unanswered(f"{request.task}: no reply from the Batch API: {why}",
-                             calls=[self._call(request, {}, why)])
-        return self._response(request, result)
+            return self._results.get(request.id), self._missing.get(request.id) or self._closed
 
     def _response(self, request: ChatRequest, result: Result) -> ChatResponse:
         if result.status_code != 200 or not isinstance(result.body, dict):

@@ -19,6 +19,7 @@ import tenacity
 from .. import console
 from ..cache import canonical_json
 from ..settings import Settings
+from ..turns import waiting
 from .base import (Call, ChatRequest, ChatResponse, Limiter, TransportError, completion_of, redact_url, retry_after,
                    retry_wait)
 
@@ -89,7 +90,8 @@ class OpenAICompatible:
             return payload
 
         try:
-            payload = self._with_retries(send, what="POST /chat/completions")
+            with waiting():     # the request, its retries and the rate limit: a batch worker's turn goes meanwhile
+                payload = self._with_retries(send, what="POST /chat/completions")
         except TransportError as exc:
             exc.calls = calls
             raise
