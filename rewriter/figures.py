@@ -221,10 +221,11 @@ def _rendered(vl_convert, spec_json: str, cache: Path | None) -> tuple[bytes, by
 
 
 def fill(text: str, findings: dict[str, Finding], proposals: list[Proposal], evidence, figures_dir: Path,
-         render_cache: Path | None = None) -> list[Proposal]:
+         render_cache: Path | None = None, lang: str | None = None) -> list[Proposal]:
     """Each chart or table placeholder's proposal rebuilt from checked data (see the module docstring);
-    charts rendered once per spec with ``render_cache`` (see :func:`render`)."""
-    lang = language(text)
+    charts rendered once per spec with ``render_cache`` (see :func:`render`). ``lang``: the article's
+    language when the caller knows it (a batch holds more articles than ``language`` remembers)."""
+    lang = lang or language(text)
     fixes = [(findings[p.finding_id], p) for p in proposals if p.changes_text and p.action == REPLACE
              and p.finding_id in findings]
     result = []

@@ -220,7 +220,7 @@ def _stages(article: Article, settings: Settings, options: RunOptions, asker, st
     with stage("verify"):
         proposals = verify.verify(text, by_id, proposals, gathered)
         proposals = figures.fill(text, by_id, proposals, gathered, out_dir / figures.FIGURES_DIR,
-                                 Path(settings.cache_dir) / "charts" if settings.use_cache else None)
+                                 Path(settings.cache_dir) / "charts" if settings.use_cache else None, lang=ctx.language)
     gathered.close()
 
     repo_path = repo_relative(article.path)
