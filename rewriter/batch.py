@@ -197,9 +197,9 @@ def run_batch(folder: str | Path, settings: Settings, options: RunOptions, *, co
     outcomes: dict[Path, ArticleOutcome] = {}
     pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="rewriter")
     # The chunks of long articles share one pool of the same size, so they never multiply the
-    # requests in flight beyond twice --concurrency; its tasks wait on nothing, so no deadlock.
-    # Workers do their local work in turns (rewriter/turns.py), and give the turn away while they
-    # wait on the model.
+    # requests in flight beyond twice --concurrency. Workers and chunks do their local work in turns
+    # (rewriter/turns.py) and give the turn away while they wait (on the model, or on their chunks),
+    # so a chunk waits only for a turn that no waiting thread holds: no deadlock.
     turns = Turns()
     chunk_pool = InTurns(ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="rewriter-chunk"),
                          turns)

@@ -46,7 +46,7 @@ def _validator(name: str) -> tuple[jsonschema.protocols.Validator, Any]:
 def _errors(checkers: tuple[jsonschema.protocols.Validator, Any], instance: Any, limit: int) -> list[str]:
     validator, precheck = checkers
     if precheck is not None and precheck(instance):
-        return []          # jsonschema would find nothing (rewriter/precheck.py), at a twentieth of the cost
+        return []          # jsonschema would find nothing (rewriter/precheck.py), at an eighth of the cost
     errors = sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path)))
     return [f"at {e.json_path}: {e.message}" for e in errors[:limit]]
 
