@@ -2,7 +2,10 @@
 
 Requests per second and tokens per minute are token buckets; a Retry-After
 seen by any worker pauses them all, so concurrency never turns into a storm
-of 429s. Closing it (an interrupted batch) lets no further request go.
+of 429s. ``in_flight`` caps the requests out at once (``--concurrency``): a
+batch runs a few more articles than that, so one article's local work never
+leaves a request slot idle. Closing it (an interrupted batch) lets no further
+request go.
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ from .errors import Interrupted
 
 class RateLimiter:
     def __init__(self, requests_per_second: float = 0.0, tokens_per_minute: int = 0, *,
-                 clock=time.monotonic) -> None:
+                 in_flight: int = 0, clock=time.monotonic) -> None:
         self.requests_per_second = requests_per_second
         self.tokens_per_minute = tokens_per_minute
+        self.in_flight = in_flight       # 0: no cap
+        self._out = 0
         self._clock = clock
         self._cond = threading.Condition()
         now = clock()
@@ -48,7 +53,8 @@ class RateLimiter:
         return delay
 
     def acquire(self, estimated_tokens: int = 0) -> None:
-        """Block until one request of about ``estimated_tokens`` tokens may be sent.
+        """Block until one request of about ``estimated_tokens`` tokens may be sent; each acquire
+        is matched by one :meth:`release` once the request has its answer (or failed).
 
         Raises :class:`~rewriter.errors.Interrupted` once the limiter is closed, waiters included.
         """
@@ -56,6 +62,9 @@ class RateLimiter:
             while True:
                 if self.closed:
                     raise Interrupted("no new request: the batch is stopping")
+                if self.in_flight and self._out >= self.in_flight:
+                    self._cond.wait()      # woken by release(), close() or pause()
+                    continue
                 now = self._clock()
                 self._refill(now)
                 delay = self._delay(now, estimated_tokens)
@@ -66,6 +75,13 @@ class RateLimiter:
                 self._next_request = max(now, self._next_request) + 1.0 / self.requests_per_second
             self._tokens -= estimated_tokens
             self._estimates.value = estimated_tokens
+            self._out += 1
+
+    def release(self) -> None:
+        """The request let go by :meth:`acquire` is over: its slot is free for the next one."""
+        with self._cond:
+            self._out -= 1
+            self._cond.notify_all()   # a waiter may be waiting on the rate instead: wake them all
 
     def record(self, tokens: int) -> None:
         """Charge what the request really cost, in place of this thread's estimate."""

@@ -296,15 +296,17 @@ def test_limiter_is_told_about_each_request(fake, settings):
     events = []
     limiter = SimpleNamespace(acquire=lambda n: events.append(("acquire", n)),
                               record=lambda n: events.append(("record", n)),
+                              release=lambda: events.append(("release", None)),
                               pause=lambda s: events.append(("pause", s)))
     fake.enqueue(Fault.rate_limited(retry_after=0.02), GOOD)
     with build_asker(settings, limiter=limiter) as asker:
         reply = asker.run(Task("claims", MESSAGES, CLAIMS))
 
     kinds = [kind for kind, _ in events]
-    assert kinds == ["acquire", "pause", "acquire", "record"]
-    assert events[0][1] > 0 and 0.02 <= events[1][1] <= 0.05
-    assert events[3][1] == reply.calls[-1].prompt_tokens + reply.calls[-1].completion_tokens
+    # Each request's slot is given back once it is answered, the 429 too, and before the wait.
+    assert kinds == ["acquire", "release", "pause", "acquire", "release", "record"]
+    assert events[0][1] > 0 and 0.02 <= events[2][1] <= 0.05
+    assert events[5][1] == reply.calls[-1].prompt_tokens + reply.calls[-1].completion_tokens
 
 
 def test_offline_settings_build_no_client(settings):

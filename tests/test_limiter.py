@@ -109,3 +109,36 @@ def test_close_releases_waiting_workers_and_refuses_later_requests():
     assert stopped == [True] * 4 and not any(t.is_alive() for t in threads)
     with pytest.raises(Interrupted, match="no new request"):
         limiter.acquire()
+
+
+def test_in_flight_caps_the_requests_out_at_once_and_a_release_lets_the_next_go():
+    limiter = RateLimiter(in_flight=2)
+    limiter.acquire()
+    limiter.acquire()
+    third = threading.Thread(target=limiter.acquire)
+    third.start()
+    third.join(0.2)
+    assert third.is_alive()            # both slots taken: the third request waits
+    limiter.release()
+    third.join(5)
+    assert not third.is_alive()
+
+
+def test_closing_stops_a_request_waiting_for_a_slot():
+    from rewriter.errors import Interrupted
+    limiter = RateLimiter(in_flight=1)
+    limiter.acquire()
+    raised = []
+
+    def second():
+        try:
+            limiter.acquire()
+        except Interrupted as exc:
+            raised.append(exc)
+
+    waiter = threading.Thread(target=second)
+    waiter.start()
+    waiter.join(0.1)
+    limiter.close()
+    waiter.join(5)
+    assert not waiter.is_alive() and len(raised) == 1

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from rewriter import claims, corrections, turns
-from rewriter.batch import run_batch
+from rewriter.batch import run_batch, workers_for
 from rewriter.pipeline import RunOptions
 from rewriter.turns import Turns, waiting
 from tests.fake_llm import FakeLLM, auto_reply
@@ -92,3 +92,16 @@ def test_batch_workers_do_their_local_work_one_at_a_time_and_wait_in_parallel(tm
     assert all(o.ok for o in result.outcomes) and len(result.outcomes) == 5
     assert inside.most == 1          # local work in turns
     assert answering.most >= 3       # while requests waited side by side
+
+
+def test_batch_keeps_concurrency_requests_in_flight_and_never_more(tmp_path):
+    """-j is the requests in flight: a few more articles than that are under way (workers_for), so
+    a slot is not left idle while an article works locally, yet the server never sees more."""
+    answering = Inside()
+    slow = answering.wrap(lambda body: time.sleep(0.2) or auto_reply(body))
+    with FakeLLM(responder=slow) as fake:
+        result = run_batch(SEEDS, fake.settings(cache_dir=tmp_path / "cache"), RunOptions(out_root=tmp_path / "out"),
+                           concurrency=2)
+    assert all(o.ok for o in result.outcomes) and len(result.outcomes) == 5
+    assert workers_for(2) == 4
+    assert answering.most == 2

@@ -89,6 +89,9 @@ class Limiter(Protocol):
     def acquire(self, estimated_tokens: int) -> None:
         """Block until one more request of about this many tokens may go out."""
 
+    def release(self) -> None:
+        """The request that :meth:`acquire` let go is over (answered or failed)."""
+
     def record(self, tokens: int) -> None:
         """Count the tokens a reply actually used."""
 

@@ -75,7 +75,14 @@ class OpenAICompatible:
                 text = self._sdk.post("/chat/completions", body=request.body, cast_to=str)
             except openai.APIError as exc:
                 record(_short_error(exc), {})
+                if self.limiter is not None and getattr(exc, "status_code", None) in FATAL_STATUSES:
+                    # Every other request would get the same answer: none goes out, not even one
+                    # that is already waiting for this request's slot.
+                    self.limiter.close()
                 raise
+            finally:
+                if self.limiter is not None:
+                    self.limiter.release()
             payload = _json_object(text)
             if payload is None:
                 record("body is not JSON", {})
@@ -157,6 +164,9 @@ def _transient(exc: BaseException) -> bool:
         return True
     return isinstance(exc, openai.APIStatusError) and (exc.status_code in (408, 429) or exc.status_code >= 500)
 
+
+# The key is rejected, or the model or endpoint does not exist: every request would get the same.
+FATAL_STATUSES = (401, 403, 404)
 
 # A refused connection or a name that does not resolve is tried once more, this soon, then given up:
 # nothing is listening (or there is no such host), and backing off for half a minute only hides it.
@@ -263,4 +273,4 @@ def _describe(exc: openai.APIError, s: Settings, *, tries: int, what: str) -> Tr
         text = f"still rate limited by {url} (HTTP 429){gave_up}: {message}"
     else:
         text = f"{what} failed on {url} (HTTP {status}){gave_up}: {message}"
-    return TransportError(clean(text), status=status, fatal=status in (401, 403, 404))
+    return TransportError(clean(text), status=status, fatal=status in FATAL_STATUSES)
