@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
-import json
 import posixpath
 import re
 import shutil
@@ -29,6 +28,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from . import jsontext
 from .evidence import fold
 from .loader import atomic_write, atomic_write_text
 from .models import NEEDS_REVIEW, PLACEHOLDER, REPLACE, VERIFIED, Finding, Proposal, Source
@@ -185,7 +185,7 @@ def render(spec: dict, base: Path, cache: Path | None = None) -> list[Path]:
     under the hash of its spec and vl-convert's version: a rerun, or the same chart in another
     article, copies the files instead of rendering them again.
     """
-    spec_json = json.dumps(spec, ensure_ascii=False, indent=2) + "\n"
+    spec_json = jsontext.dumps(spec) + "\n"
     atomic_write_text(base.with_suffix(".vl.json"), spec_json, durable=False)
     written = [base.with_suffix(".vl.json")]
     try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import threading
 import time
 from concurrent.futures import Executor, ThreadPoolExecutor, wait
@@ -12,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from . import __version__, claims, corrections, detect, emit, evidence, figures, research, verify
+from . import __version__, claims, corrections, detect, emit, evidence, figures, jsontext, research, verify
 from .errors import OutputError
 from .loader import Article, atomic_write_text, load, repo_root_of
 from .models import Finding, Proposal
@@ -234,7 +233,7 @@ def _stages(article: Article, settings: Settings, options: RunOptions, asker, st
         files["report"] = out_dir / "report.json"
         # Tests hold the report to schemas/report.json; validating it on every run would cost more
         # than all the other local work together.
-        atomic_write_text(files["report"], json.dumps(report, ensure_ascii=False, indent=2) + "\n",
+        atomic_write_text(files["report"], jsontext.dumps(report) + "\n",
                           durable=False)
     except OSError as exc:
         raise OutputError(f"{out_dir}: cannot write results ({exc.strerror or exc}); "

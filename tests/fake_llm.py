@@ -211,7 +211,9 @@ class FakeLLM:
     ``strict_params``: 422 for parameters Mistral rejects and temperatures outside 0-1.
     ``ignore_schema``: answer every chat request with JSON that matches no project schema.
     ``responder``: answers when the queue is empty (e.g. :func:`auto_reply`).
-    ``latency`` and ``tokens_per_second``: extra delay on every reply, for benchmarks.
+    ``latency`` and ``tokens_per_second``: a chat reply comes ``latency`` + its completion tokens ÷
+    ``tokens_per_second`` seconds after the request arrived (the fake's own work counted in), for
+    benchmarks.
     """
 
     def __init__(self, *, api_key: str | None = None, models: tuple[str, ...] = ("fake-model",),
@@ -438,6 +440,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
+        arrived = time.monotonic()
         path = self.path.rstrip("/")
         if path == "/v1/files":
             return self._upload(raw)
@@ -445,7 +448,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(raw or b"null")
         except ValueError:
             body = None
-        self._request = Request("POST", self.path, _headers(self.headers), body)
+        self._request = Request("POST", self.path, _headers(self.headers), body, received=arrived)
         self.fake._record(self._request)
         if not self._authorized():
             return
@@ -495,7 +498,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return
-        self.fake.sleep(delay)
+        # The delay runs from the request's arrival: the fake's own work (parsing, the reply, the
+        # record) is part of it, as a real server's is of its latency, rather than added to it.
+        self.fake.sleep(delay - (time.monotonic() - self._request.received))
         self._json(status, payload, headers)
 
     def _bytes(self, status: int, data: bytes) -> None:
@@ -618,7 +623,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.fake_llm", description=__doc__.split("\n")[0])
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--script", help="JSON list of replies and faults, served in order")
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every reply")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds from each request's arrival to its reply")
     parser.add_argument("--tokens-per-second", type=float, default=0.0, help="simulated output speed")
     parser.add_argument("--auto", action="store_true", help="answer with auto_reply when the script runs out")
     parser.add_argument("--api-key", help="expect this bearer key (401 otherwise)")

@@ -15,6 +15,7 @@ from rewriter.batchjobs import JobOptions, run_batch_api
 from rewriter.cli import cli
 from rewriter.errors import Interrupted
 from rewriter.pipeline import RunOptions
+from rewriter.resources import schema_errors
 from tests.fake_llm import FORBIDDEN_PARAMS, FakeLLM, auto_reply
 
 SEEDS = Path(__file__).resolve().parent.parent / "articles"
@@ -64,6 +65,7 @@ def test_the_batch_api_path_writes_what_the_synchronous_path_writes(tmp_path):
     assert sync.keys() == api.keys() and len(sync) > 20
     assert [k for k in sync if sync[k] != api[k]] == []
     summary = json.loads((tmp_path / "api" / "summary.json").read_text())
+    assert schema_errors(summary, "summary") == []
     jobs = summary["batch_api"]["jobs"]
     assert [j["wave"] for j in jobs] == [1, 2] and all(j["status"] == "SUCCESS" for j in jobs)
     assert sum(j["requests"] for j in jobs) == len(lines)
@@ -162,7 +164,9 @@ def test_status_and_cancel_show_and_stop_the_saved_jobs(tmp_path):
 def test_prices_give_the_cost_next_to_the_synchronous_cost(tmp_path):
     with FakeLLM(responder=auto_reply) as fake:
         batch_api(fake, tmp_path, options=JobOptions(poll_every=0.02, price_input=2.0, price_output=6.0))
-    api = json.loads((tmp_path / "out" / "summary.json").read_text())["batch_api"]
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert schema_errors(summary, "summary") == []
+    api = summary["batch_api"]
     expected = (api["prompt_tokens"] * 2.0 + api["completion_tokens"] * 6.0) / 1e6
     assert api["cost"]["synchronous"] == pytest.approx(expected, abs=1e-6)
     assert api["cost"]["batch_api"] == pytest.approx(expected / 2, abs=1e-6)
