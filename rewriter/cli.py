@@ -236,7 +236,7 @@ def next_step(out_dir) -> str:
 @cli.command()
 @click.argument("folder", default="articles", type=click.Path(exists=True, file_okay=False))
 @click.option("--concurrency", "-j", default=4, show_default=True, type=click.IntRange(1, 64),
-              help="Requests in flight at once, all articles together; a quarter more articles are under way, "
+              help="Requests in flight at once, all articles together; twice as many articles are under way, "
                    "largest first, so one article's local work leaves no request slot idle.")
 @click.option("--rps", "requests_per_second", default=0.0, show_default=True, type=click.FloatRange(0),
               help="At most this many requests per second, all workers together (0: no limit).")
