@@ -28,7 +28,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from . import jsontext
+from . import jsontext, vlrender
 from .evidence import fold
 from .loader import atomic_write, atomic_write_text
 from .models import NEEDS_REVIEW, PLACEHOLDER, REPLACE, VERIFIED, Finding, Proposal, Source
@@ -199,8 +199,8 @@ def render(spec: dict, base: Path, cache: Path | None = None) -> list[Path]:
 
 
 def _rendered(vl_convert, spec_json: str, cache: Path | None) -> tuple[bytes, bytes]:
-    """The SVG and PNG bytes of a spec: from ``cache`` when rendered before, else rendered (the PNG
-    from the SVG: the same bytes as rendering the spec twice, at half the cost) and kept there."""
+    """The SVG and PNG bytes of a spec: from ``cache`` when rendered before, else rendered (by the
+    helper process of rewriter/vlrender.py) and kept there."""
     version = getattr(vl_convert, "__version__", "unknown")
     key = hashlib.sha256(f"vl-convert {version}\n{spec_json}".encode("utf-8")).hexdigest()
     paths = (cache / f"{key}.svg", cache / f"{key}.png") if cache is not None else None
@@ -209,8 +209,7 @@ def _rendered(vl_convert, spec_json: str, cache: Path | None) -> tuple[bytes, by
             return paths[0].read_bytes(), paths[1].read_bytes()
         except OSError:
             pass            # not rendered yet (or the cache was cleared half-way): render it
-    svg_text = vl_convert.vegalite_to_svg(spec_json)
-    svg, png = svg_text.encode("utf-8"), vl_convert.svg_to_png(svg_text, scale=2)
+    svg, png = vlrender.svg_and_png(spec_json)
     if paths is not None:
         try:        # the PNG first: a hit reads both, and an SVG alone is a miss
             atomic_write(paths[1], png, durable=False)

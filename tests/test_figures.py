@@ -215,11 +215,49 @@ def test_a_chart_is_rendered_once_per_spec_with_a_render_cache(tmp_path, monkeyp
 
     def no_render(*_args, **_kwargs):
         raise AssertionError("rendered again")
-    monkeypatch.setattr(vl_convert, "vegalite_to_svg", no_render)
-    monkeypatch.setattr(vl_convert, "svg_to_png", no_render)
+    from rewriter import vlrender
+    monkeypatch.setattr(vlrender, "svg_and_png", no_render)
     render(spec, tmp_path / "two" / "c2", cache)          # another article, the same chart: copied
     for suffix in (".svg", ".png", ".vl.json"):
         assert (tmp_path / "two" / f"c2{suffix}").read_bytes() == (tmp_path / "one" / f"c1{suffix}").read_bytes()
     changed = {**spec, "mark": "line"}
     with pytest.raises(AssertionError, match="rendered again"):
         render(changed, tmp_path / "three" / "c3", cache)   # another spec: rendered, not a stale copy
+
+
+def test_charts_are_drawn_in_a_helper_process_with_the_bytes_vl_convert_draws_here(tmp_path, monkeypatch):
+    pytest.importorskip("vl_convert")
+    import os
+    import time
+
+    from rewriter import vlrender
+    monkeypatch.setattr(vlrender, "_broken", False)      # and back as it was after the test
+    monkeypatch.setattr(vlrender, "_recent", vlrender.OrderedDict())
+
+    spec = json.dumps({"data": {"values": [{"a": "x", "b": 3}]}, "mark": "bar",
+                       "encoding": {"x": {"field": "a", "type": "nominal"}, "y": {"field": "b", "type": "quantitative"}}})
+    drawn = vlrender.svg_and_png(spec)
+    pid = vlrender.helper_pid()
+    assert pid is not None and pid != os.getpid()
+    assert drawn == vlrender.draw(spec)                        # the same bytes as drawing it here
+    with pytest.raises(vlrender.RenderError, match="Error"):
+        vlrender.svg_and_png("{not a spec")                  # vl-convert's refusal, in its words
+    assert vlrender.helper_pid() == pid                       # and the helper goes on
+    os.kill(pid, 9)                                            # a helper that dies...
+    for _ in range(100):
+        if os.waitpid(pid, os.WNOHANG) != (0, 0):
+            break
+        time.sleep(0.01)
+    other = spec.replace('"b": 3', '"b": 4')
+    assert vlrender.svg_and_png(other) == vlrender.draw(other)   # ...costs nothing but drawing here
+    assert vlrender.helper_pid() is None
+
+
+def test_a_chart_asked_for_again_is_drawn_once(monkeypatch):
+    from rewriter import vlrender
+    drawn = []
+    monkeypatch.setattr(vlrender, "_recent", vlrender.OrderedDict())
+    monkeypatch.setattr(vlrender, "_by_helper", lambda spec: drawn.append(spec) or (b"<svg/>", b"png"))
+    for spec in ["{1}", "{2}", "{1}", "{1}"]:
+        assert vlrender.svg_and_png(spec) == (b"<svg/>", b"png")
+    assert drawn == ["{1}", "{2}"]
