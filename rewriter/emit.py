@@ -287,9 +287,13 @@ def _range(start: int, length: int) -> str:
     return f"{start + 1},{length}"
 
 
+# What makes git quote a path: a quote, a backslash, a control character, anything past ASCII.
+_GIT_QUOTED = re.compile(r'["\\\x00-\x1f\x7f-\U0010ffff]')
+
+
 def _git_path(path: str) -> str:
     """Quote a path the way git does when it holds quotes, backslashes, controls or non-ASCII."""
-    if not any(c in '"\\' or ord(c) < 32 or ord(c) > 126 for c in path):
+    if not _GIT_QUOTED.search(path):
         return path
     escapes = {'"': '\\"', "\\": "\\\\", "\t": "\\t", "\n": "\\n"}
     out = []

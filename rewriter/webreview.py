@@ -205,12 +205,14 @@ def _paragraphs(view: ArticleView, interactive: bool, base: str) -> str:
         cards.clear()
 
     def plain(chunk: str) -> None:
-        lines = chunk.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        # Escaped whole, then cut into lines: escaping writes no line break, so each line is
+        # escaped as if alone, with one call for the chunk rather than one per line.
+        lines = _e(chunk.replace("\r\n", "\n").replace("\r", "\n")).split("\n")
         for i, line in enumerate(lines):
             if i:
                 close()
             if line:
-                inline.append(_e(line))
+                inline.append(line)
 
     for p, f in tops:
         plain(text[pos:f.start])
