@@ -17,7 +17,7 @@ import signal
 import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 from . import console, jsontext
 from .errors import InputError, Interrupted, OutputError, RewriterError
-from .limiter import RateLimiter
+from .limiter import RateLimiter, current_rank, ranked
 from .loader import atomic_write, discover
 from .outdirs import check_writable, output_names
 from .pipeline import RunOptions, run_article
@@ -177,6 +177,25 @@ def articles_of(folder: str | Path, options: RunOptions, on_start: Callable[[int
     return paths, output_names(paths, folder)
 
 
+class _Ranked(Executor):
+    """A pool whose tasks send their requests with the rank of the thread that submitted them:
+    a long article's chunks wait for a slot as the article itself would."""
+
+    def __init__(self, pool: Executor) -> None:
+        self._pool = pool
+
+    def submit(self, fn, /, *args, **kwargs):
+        rank = current_rank()
+
+        def run():
+            with ranked(rank):
+                return fn(*args, **kwargs)
+        return self._pool.submit(run)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
 def workers_for(concurrency: int) -> int:
     """Articles under way for ``concurrency`` requests in flight: twice as many.
 
@@ -215,15 +234,16 @@ def run_batch(folder: str | Path, settings: Settings, options: RunOptions, *, co
     # the model, or on their chunks), so a chunk waits only for a turn that no waiting thread
     # holds: no deadlock.
     turns = Turns()
-    chunk_pool = InTurns(ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="rewriter-chunk"),
-                         turns)
+    chunk_pool = InTurns(_Ranked(ThreadPoolExecutor(max_workers=max(1, concurrency),
+                                                    thread_name_prefix="rewriter-chunk")), turns)
     stop = threading.Event()   # no article starts once set: a fatal error or an interrupt
 
-    def work(path: Path) -> ArticleOutcome | None:
+    def work(path: Path, rank: int) -> ArticleOutcome | None:
         if stop.is_set():
             return None
-        outcome = turns.run(_outcome, path, lambda: run_article(path, settings, options, asker=asker,
-                                                                out_name=names[path], chunk_pool=chunk_pool))
+        with ranked(rank):
+            outcome = turns.run(_outcome, path, lambda: run_article(path, settings, options, asker=asker,
+                                                                    out_name=names[path], chunk_pool=chunk_pool))
         if outcome is not None and outcome.fatal:
             stop.set()
         return outcome
@@ -256,8 +276,8 @@ def run_batch(folder: str | Path, settings: Settings, options: RunOptions, *, co
 
     with _signals_interrupt():
         try:
-            for path in longest_first(paths):
-                futures[path] = pool.submit(work, path)
+            for rank, path in enumerate(longest_first(paths)):
+                futures[path] = pool.submit(work, path, rank)
             path_of = {future: path for path, future in futures.items()}
             for future in as_completed(path_of):
                 outcome = future.result()

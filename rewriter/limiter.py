@@ -3,17 +3,42 @@
 Requests per second and tokens per minute are token buckets; a Retry-After
 seen by any worker pauses them all, so concurrency never turns into a storm
 of 429s. ``in_flight`` caps the requests out at once (``--concurrency``): a
-batch runs a few more articles than that, so one article's local work never
-leaves a request slot idle. Closing it (an interrupted batch) lets no further
-request go.
+batch runs more articles than that, so one article's local work never leaves a
+request slot idle. Requests waiting for a slot go in the order of their
+thread's rank (:func:`ranked`; a batch ranks articles in the order they start,
+the longest first), then in the order they came: a long article's last request
+goes before a short one's first, so the long ones end first and the last wave
+is short. Closing it (an interrupted batch) lets no further request go.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import threading
 import time
+from contextlib import contextmanager
+from typing import Iterator
 
 from .errors import Interrupted
+
+
+_rank = threading.local()
+
+
+@contextmanager
+def ranked(rank: int) -> Iterator[None]:
+    """Requests this thread sends in the block wait for a slot behind those of lower rank only."""
+    outer = getattr(_rank, "value", 0)
+    _rank.value = rank
+    try:
+        yield
+    finally:
+        _rank.value = outer
+
+
+def current_rank() -> int:
+    return getattr(_rank, "value", 0)
 
 
 class RateLimiter:
@@ -23,6 +48,8 @@ class RateLimiter:
         self.tokens_per_minute = tokens_per_minute
         self.in_flight = in_flight       # 0: no cap
         self._out = 0
+        self._waiting: list[tuple[int, int]] = []     # (rank, arrival) of the requests waiting for a slot
+        self._arrivals = itertools.count()
         self._clock = clock
         self._cond = threading.Condition()
         now = clock()
@@ -59,11 +86,15 @@ class RateLimiter:
         Raises :class:`~rewriter.errors.Interrupted` once the limiter is closed, waiters included.
         """
         with self._cond:
+            ticket = None
+            if self.in_flight:
+                ticket = (current_rank(), next(self._arrivals))
+                heapq.heappush(self._waiting, ticket)
             while True:
                 if self.closed:
                     raise Interrupted("no new request: the batch is stopping")
-                if self.in_flight and self._out >= self.in_flight:
-                    self._cond.wait()      # woken by release(), close() or pause()
+                if ticket is not None and (self._out >= self.in_flight or self._waiting[0] != ticket):
+                    self._cond.wait()      # woken by release(), close(), pause() or the request ahead going
                     continue
                 now = self._clock()
                 self._refill(now)
@@ -76,6 +107,9 @@ class RateLimiter:
             self._tokens -= estimated_tokens
             self._estimates.value = estimated_tokens
             self._out += 1
+            if ticket is not None:
+                heapq.heappop(self._waiting)    # this request's, at the head: the next may take a free slot
+                self._cond.notify_all()
 
     def release(self) -> None:
         """The request let go by :meth:`acquire` is over: its slot is free for the next one."""

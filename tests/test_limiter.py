@@ -142,3 +142,28 @@ def test_closing_stops_a_request_waiting_for_a_slot():
     limiter.close()
     waiter.join(5)
     assert not waiter.is_alive() and len(raised) == 1
+
+
+def test_requests_waiting_for_a_slot_go_by_rank_then_in_the_order_they_came():
+    import time
+
+    from rewriter.limiter import ranked
+    limiter = RateLimiter(in_flight=1)
+    limiter.acquire()                   # the one slot, taken
+    went = []
+
+    def request(rank: int, name: str) -> None:
+        with ranked(rank):
+            limiter.acquire()
+        went.append(name)
+        limiter.release()
+
+    threads = []
+    for rank, name in [(5, "late article"), (1, "early article, first"), (3, "middle"), (1, "early article, second")]:
+        threads.append(threading.Thread(target=request, args=(rank, name)))
+        threads[-1].start()
+        time.sleep(0.05)                # each waiting before the next comes
+    limiter.release()
+    for t in threads:
+        t.join(5)
+    assert went == ["early article, first", "early article, second", "middle", "late article"]
