@@ -230,6 +230,8 @@ def test_charts_are_drawn_in_a_helper_process_with_the_bytes_vl_convert_draws_he
     import os
     import time
 
+    import signal
+
     from rewriter import vlrender
     monkeypatch.setattr(vlrender, "_broken", False)      # and back as it was after the test
     monkeypatch.setattr(vlrender, "_recent", vlrender.OrderedDict())
@@ -243,6 +245,9 @@ def test_charts_are_drawn_in_a_helper_process_with_the_bytes_vl_convert_draws_he
     with pytest.raises(vlrender.RenderError, match="Error"):
         vlrender.svg_and_png("{not a spec")                  # vl-convert's refusal, in its words
     assert vlrender.helper_pid() == pid                       # and the helper goes on
+    os.kill(pid, signal.SIGINT)                                # Ctrl-C reaches the whole process group:
+    assert vlrender.svg_and_png(spec.replace('"b": 3', '"b": 5'))[1].startswith(b"\x89PNG")
+    assert vlrender.helper_pid() == pid                       # the batch decides, the helper draws on
     os.kill(pid, 9)                                            # a helper that dies...
     for _ in range(100):
         if os.waitpid(pid, os.WNOHANG) != (0, 0):
