@@ -28,8 +28,11 @@ def safe_part(name: str) -> str:
     become ``_``; trailing dots and spaces go (Windows drops them); a name that is empty, all dots,
     reserved or a Windows device name gets a ``_`` in front; long names are cut.
     """
-    part = "".join("_" if c in "/\\" or unicodedata.category(c)[0] == "C" or c in "\u2028\u2029" else c
-                   for c in name)
+    if name.isascii() and name.isprintable() and "/" not in name and "\\" not in name:
+        part = name        # printable ASCII holds no control character: nothing to replace
+    else:
+        part = "".join("_" if c in "/\\" or unicodedata.category(c)[0] == "C" or c in "\u2028\u2029" else c
+                       for c in name)
     part = part.rstrip(" .")
     folded = _key(part)
     if not part.strip(" .") or folded in RESERVED or _DEVICE.fullmatch(folded):
