@@ -237,13 +237,29 @@ def run_batch(folder: str | Path, settings: Settings, options: RunOptions, *, co
     chunk_pool = InTurns(_Ranked(ThreadPoolExecutor(max_workers=max(1, concurrency),
                                                     thread_name_prefix="rewriter-chunk")), turns)
     stop = threading.Event()   # no article starts once set: a fatal error or an interrupt
+    # Articles take their first turn in rank order, not in whichever order their threads wake:
+    # the longest starts first, exactly (the pool hands them out in that order, so the one ahead
+    # is always already under way, or over).
+    starts = threading.Condition()
+    started = [0]
 
     def work(path: Path, rank: int) -> ArticleOutcome | None:
-        if stop.is_set():
-            return None
-        with ranked(rank):
-            outcome = turns.run(_outcome, path, lambda: run_article(path, settings, options, asker=asker,
-                                                                    out_name=names[path], chunk_pool=chunk_pool))
+        with starts:
+            starts.wait_for(lambda: started[0] >= rank)
+        try:
+            if stop.is_set():
+                return None
+            turns.take()
+        finally:
+            with starts:
+                started[0] = rank + 1
+                starts.notify_all()
+        try:
+            with ranked(rank):
+                outcome = _outcome(path, lambda: run_article(path, settings, options, asker=asker,
+                                                             out_name=names[path], chunk_pool=chunk_pool))
+        finally:
+            turns.give()
         if outcome is not None and outcome.fatal:
             stop.set()
         return outcome
