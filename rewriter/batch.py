@@ -239,21 +239,26 @@ def run_batch(folder: str | Path, settings: Settings, options: RunOptions, *, co
     stop = threading.Event()   # no article starts once set: a fatal error or an interrupt
     # Articles take their first turn in rank order, not in whichever order their threads wake:
     # the longest starts first, exactly (the pool hands them out in that order, so the one ahead
-    # is always already under way, or over).
-    starts = threading.Condition()
-    started = [0]
+    # is always already under way, or over). Each waits on a gate of its own, opened by the one
+    # ahead, so a start wakes one thread, not every thread waiting.
+    gates: dict[int, threading.Event] = {}
+    gates_lock = threading.Lock()
+
+    def gate(rank: int) -> threading.Event:
+        with gates_lock:
+            return gates.setdefault(rank, threading.Event())
 
     def work(path: Path, rank: int) -> ArticleOutcome | None:
-        with starts:
-            starts.wait_for(lambda: started[0] >= rank)
+        if rank:
+            gate(rank).wait()
+            with gates_lock:
+                del gates[rank]
         try:
             if stop.is_set():
                 return None
             turns.take()
         finally:
-            with starts:
-                started[0] = rank + 1
-                starts.notify_all()
+            gate(rank + 1).set()
         try:
             with ranked(rank):
                 outcome = _outcome(path, lambda: run_article(path, settings, options, asker=asker,
