@@ -18,8 +18,9 @@ in parallel, each request's service time = latency + its completion tokens ÷
 tokens per second), so best = max(critical path, ideal); wall / best is what
 scheduling could still win. The largest-first schedule plays the batch's
 own order on `concurrency` workers with no overhead (each article taking its
-critical path): what that order could reach against this server. Local CPU per article is this process's CPU time (all threads)
-and its chart helper's over the cold run, divided by N: the model's waits cost no CPU, so that is
+critical path): what that order could reach against this server. Local CPU
+per article is this process's CPU time (all threads) and its chart helper's
+over the cold run, divided by N: the model's waits cost no CPU, so that is
 our own overhead. Imports are not timed (the SDK, which `rewriter` loads only
 once a model is used, is loaded before the first run; its time is printed).
 """

@@ -218,8 +218,9 @@ def _stages(article: Article, settings: Settings, options: RunOptions, asker, st
     by_id = {f.id: f for f in everything}
     with stage("verify"):
         proposals = verify.verify(text, by_id, proposals, gathered)
-        proposals = figures.fill(text, by_id, proposals, gathered, out_dir / figures.FIGURES_DIR,
-                                 Path(settings.cache_dir) / "charts" if settings.use_cache else None, lang=ctx.language)
+        charts = Path(settings.cache_dir) / "charts" if settings.use_cache else None
+        proposals = figures.fill(text, by_id, proposals, gathered, out_dir / figures.FIGURES_DIR, charts,
+                                 lang=ctx.language)
     gathered.close()
 
     repo_path = repo_relative(article.path)
@@ -233,8 +234,7 @@ def _stages(article: Article, settings: Settings, options: RunOptions, asker, st
         files["report"] = out_dir / "report.json"
         # Tests hold the report to schemas/report.json; validating it on every run would cost more
         # than all the other local work together.
-        atomic_write_text(files["report"], jsontext.dumps(report) + "\n",
-                          durable=False)
+        atomic_write_text(files["report"], jsontext.dumps(report) + "\n", durable=False)
     except OSError as exc:
         raise OutputError(f"{out_dir}: cannot write results ({exc.strerror or exc}); "
                           "choose another --out folder") from None

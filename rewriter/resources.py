@@ -38,9 +38,8 @@ def load_schema(name: str) -> dict[str, Any]:
 @functools.cache
 def _validator(name: str) -> tuple[jsonschema.protocols.Validator, Any]:
     schema = load_schema(name)
-    cls = jsonschema.validators.validator_for(schema)
-    cls.check_schema(schema)
-    return cls(schema, format_checker=cls.FORMAT_CHECKER), compile_precheck(schema)
+    jsonschema.validators.validator_for(schema).check_schema(schema)     # the project's own: checked once
+    return _validator_of(schema_text(schema))
 
 
 def _errors(checkers: tuple[jsonschema.protocols.Validator, Any], instance: Any, limit: int) -> list[str]:

@@ -147,8 +147,9 @@ def _receive(stream: BinaryIO) -> bytes:
     head = stream.read(_LENGTH.size)
     if len(head) < _LENGTH.size:
         raise OSError("the chart helper ended")
-    data = stream.read(_LENGTH.unpack(head)[0])
-    if len(data) < _LENGTH.unpack(head)[0]:
+    (length,) = _LENGTH.unpack(head)
+    data = stream.read(length)
+    if len(data) < length:
         raise OSError("the chart helper ended")
     return data
 
