@@ -26,6 +26,10 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 _FR = frozenset("le la les des une est et dans pour que qui sur avec par du au aux ses son cette pas plus".split())
 _EN = frozenset("the and is are of to in for that with on by was were this it as at from has have".split())
 
+LANGUAGE_SAMPLE = 20000     # characters read to tell the language
+# A word longer than this is none of them, lowercased or not (lowercasing never shortens a word).
+_LONGEST_FUNCTION_WORD = max(map(len, _FR | _EN))
+
 LANGUAGE_NAMES = {"fr": "French", "en": "English"}
 
 
@@ -41,12 +45,13 @@ def sentences(text: str, offset: int = 0, first_number: int = 1) -> list[Sentenc
     """Split ``text`` into sentences with exact spans (``text[start-offset:end-offset] == s.text``)."""
     result: list[Sentence] = []
     for line in _LINE.finditer(text):
-        pos = line.start()
-        if not line.group().lstrip().startswith("|"):          # a table row stays whole
-            for end in _sentence_ends(text, line.start(), line.end()):
+        pos, stop = line.span()
+        first = text[pos]
+        if first != "|" and not (first.isspace() and text[pos:stop].lstrip().startswith("|")):   # a table row stays whole
+            for end in _sentence_ends(text, pos, stop):
                 _append(result, text, pos, end, offset, first_number)
                 pos = end
-        _append(result, text, pos, line.end(), offset, first_number)
+        _append(result, text, pos, stop, offset, first_number)
     return result
 
 
@@ -79,25 +84,32 @@ def _append(result: list[Sentence], text: str, start: int, end: int, offset: int
     stripped = chunk.strip()
     if not stripped:
         return
-    lead = len(chunk) - len(chunk.lstrip())
-    s, e = start + lead, start + lead + len(stripped)
-    result.append(Sentence(first + len(result), s + offset, e + offset, text[s:e]))
+    s = start + (len(chunk) - len(chunk.lstrip()) if chunk[0].isspace() else 0)
+    result.append(Sentence(first + len(result), s + offset, s + len(stripped) + offset, stripped))
 
 
 @functools.lru_cache(maxsize=64)      # stages ask it of the same article and sources again and again
 def language(text: str) -> str:
     """'fr' or 'en', by counting common function words (good enough for choosing a prompt's language)."""
-    counts = collections.Counter(_WORD.findall(text[:20000]))     # each distinct word lowercased once
+    counts = collections.Counter(_words(text[:LANGUAGE_SAMPLE]))
     fr = en = 0
-    for word, n in counts.items():
-        word = word.lower()
-        fr += n * (word in _FR)
-        en += n * (word in _EN)
+    for word, n in counts.items():        # each distinct word lowercased once, if it could be one
+        if len(word) <= _LONGEST_FUNCTION_WORD:
+            word = word.lower()
+            fr += n * (word in _FR)
+            en += n * (word in _EN)
     return "fr" if fr >= en else "en"
 
 
 def word_count(text: str) -> int:
-    return len(_WORD.findall(text))
+    return len(_words(text))
+
+
+@functools.lru_cache(maxsize=4)
+def _words(text: str) -> tuple[str, ...]:
+    """The words of ``text``; remembered, because a run counts an article's words (:func:`chunks`)
+    and then reads them again for its language, at half a millisecond a scan."""
+    return tuple(_WORD.findall(text))
 
 
 def chunks(text: str, max_words: int) -> list[tuple[int, int]]:
@@ -114,7 +126,7 @@ def chunks(text: str, max_words: int) -> list[tuple[int, int]]:
     for match in re.finditer(r"[^\r\n]*(?:\r\n|\r|\n|$)", text):
         if match.start() == match.end():
             break
-        n = word_count(match.group())
+        n = len(_WORD.findall(match.group()))
         if words and words + n > max_words:
             spans.append((start, match.start()))
             start, words = match.start(), 0
@@ -154,6 +166,8 @@ def shown_path(path: str | os.PathLike) -> str:
     (``"a\\nb.txt"``, ``"caf\\xe9.txt"``). Backslashes alone, as in Windows paths, are left as they are.
     """
     name = os.fspath(path)
+    if name.isascii() and name.isprintable() and '"' not in name:
+        return name          # the usual name, checked in C: printable ASCII holds no category C character
     if not any(_needs_escape(c) or c == '"' for c in name):
         return name
     out = []

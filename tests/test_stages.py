@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -9,7 +11,8 @@ from hypothesis import strategies as st
 from rewriter import claims, corrections
 from rewriter.models import ARTIFACT, BOILERPLATE, DELETE, NEEDS_HUMAN, PLACEHOLDER, Finding
 from rewriter.resources import render_prompt
-from rewriter.text import chunks, language, sentences, stated_date, word_count
+from rewriter import text as text_module
+from rewriter.text import chunks, language, sentences, shown_path, stated_date, word_count
 
 FR = "Mistral AI a été fondée en 2023. Elle vaut 6 milliards !\r\nLe Chat a un million de téléchargements…\n- Un point"
 
@@ -45,6 +48,24 @@ def test_language_and_stated_date():
     assert stated_date("Titre\nPublié le 3 mars 2024\nTexte") == "3 mars 2024"
     assert stated_date("Published on March 12, 2024") == "March 12, 2024"
     assert stated_date("Rien ici, 2023 seulement.") is None
+
+
+_WORDS = ["le", "LE", "Les", "the", "THE", "And", "İs", "dans", "withstand", "établissement", "x", "Cette"]
+
+
+@given(st.lists(st.sampled_from(_WORDS), max_size=40), st.text(alphabet=" ,.\n'’", min_size=1, max_size=3))
+def test_language_counts_every_case_of_the_function_words(words, sep):
+    text = sep.join(words)
+    lowered = [w.lower() for w in re.findall(r"\w+", text)]
+    fr = sum(w in text_module._FR for w in lowered)
+    en = sum(w in text_module._EN for w in lowered)
+    assert language(text) == ("fr" if fr >= en else "en")
+
+
+@given(st.text(alphabet=st.sampled_from('ab./ "\\\n\t\x7f\x1f\x00é\u2028\u200e\udcff'), max_size=12) | st.text(max_size=30))
+def test_shown_path_quotes_exactly_the_names_that_need_it(name):
+    needs = any(text_module._needs_escape(c) or c == '"' for c in name)
+    assert (shown_path(name) != name) == needs
 
 
 def test_locate_prefers_the_cited_sentence_then_a_unique_occurrence():
