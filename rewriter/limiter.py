@@ -48,10 +48,15 @@ class RateLimiter:
         self.tokens_per_minute = tokens_per_minute
         self.in_flight = in_flight       # 0: no cap
         self._out = 0
-        self._waiting: list[tuple[int, int]] = []     # (rank, arrival) of the requests waiting for a slot
+        # (rank, arrival, condition) of each request waiting for a slot: each waits on a condition of
+        # its own, and only the head of the queue is woken when a slot frees. One shared condition
+        # woke every waiting thread at every release, each to take the interpreter and sleep again:
+        # at -j 64, 180 context switches an article.
+        self._waiting: list[tuple[int, int, threading.Condition]] = []
         self._arrivals = itertools.count()
         self._clock = clock
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)   # waits on the rate, and requests with no cap
         now = clock()
         self._next_request = now
         self._tokens = float(tokens_per_minute)
@@ -88,13 +93,13 @@ class RateLimiter:
         with self._cond:
             ticket = None
             if self.in_flight:
-                ticket = (current_rank(), next(self._arrivals))
+                ticket = (current_rank(), next(self._arrivals), threading.Condition(self._lock))
                 heapq.heappush(self._waiting, ticket)
             while True:
                 if self.closed:
                     raise Interrupted("no new request: the batch is stopping")
-                if ticket is not None and (self._out >= self.in_flight or self._waiting[0] != ticket):
-                    self._cond.wait()      # woken by release(), close(), pause() or the request ahead going
+                if ticket is not None and (self._out >= self.in_flight or self._waiting[0] is not ticket):
+                    ticket[2].wait()      # woken at the head of the queue (release, the one ahead going) or by close()
                     continue
                 now = self._clock()
                 self._refill(now)
@@ -109,13 +114,19 @@ class RateLimiter:
             self._out += 1
             if ticket is not None:
                 heapq.heappop(self._waiting)    # this request's, at the head: the next may take a free slot
-                self._cond.notify_all()
+                self._wake_head()
+
+    def _wake_head(self) -> None:
+        """The request now first in the queue looks again at the slots (the lock is held)."""
+        if self._waiting:
+            self._waiting[0][2].notify()
 
     def release(self) -> None:
         """The request let go by :meth:`acquire` is over: its slot is free for the next one."""
         with self._cond:
             self._out -= 1
-            self._cond.notify_all()   # a waiter may be waiting on the rate instead: wake them all
+            self._wake_head()
+            self._cond.notify_all()   # a request with no cap may be waiting on the rate
 
     def record(self, tokens: int) -> None:
         """Charge what the request really cost, in place of this thread's estimate."""
@@ -130,10 +141,12 @@ class RateLimiter:
             if until > self._paused_until:
                 self._paused_until = until
                 self.pauses += 1
-            self._cond.notify_all()
+            self._cond.notify_all()     # the waits on the rate look at the new pause
 
     def close(self) -> None:
         """Let no further request go: waiting workers and later ones get ``Interrupted``."""
         with self._cond:
             self.closed = True
             self._cond.notify_all()
+            for _, _, waiter in self._waiting:
+                waiter.notify()
