@@ -368,3 +368,28 @@ def test_no_cache_neither_reads_nor_writes(fake, settings):
     ask(off)
     assert len(fake.chat_requests) == 2
     assert not Path(settings.cache_dir).exists()
+
+
+def test_the_sdk_client_is_made_on_its_own_thread_and_its_error_reaches_the_caller(monkeypatch, tmp_path):
+    """The client (which loads the CA certificates) is made while the caller goes on; whatever
+    making it raised is raised where the client is first used, not lost in its thread."""
+    import threading
+
+    from rewriter.backends import openai_compat
+    from rewriter.settings import Settings
+    release = threading.Event()
+    made_on = []
+
+    def slow_client(settings):
+        made_on.append(threading.current_thread().name)
+        release.wait(5)
+        raise ValueError("no CA bundle")
+
+    monkeypatch.setattr(openai_compat, "_sdk_client", slow_client)
+    backend = openai_compat.OpenAICompatible(Settings.from_env(base_url="http://127.0.0.1:9/v1", model="m",
+                                                               cache_dir=tmp_path))
+    assert not backend._client._done.is_set()         # the constructor did not wait for it
+    release.set()
+    with pytest.raises(ValueError, match="no CA bundle"):
+        backend.list_models()
+    assert made_on == ["rewriter-sdk-client"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 from typing import Any, Callable
 
@@ -36,15 +37,14 @@ class OpenAICompatible:
         self.limiter = limiter
         self.model = settings.model
         self.base_url = redact_url(settings.base_url)
-        # Everything explicit, so the SDK reads no OPENAI_* variable for these; its own
-        # retries are off because tenacity is the one transport retry layer.
-        self._sdk = openai.OpenAI(
-            api_key=settings.api_key or NO_KEY, base_url=settings.base_url,
-            organization="", project="", admin_api_key="", webhook_secret="",
-            timeout=settings.timeout, max_retries=0,
-        )
-        # Empty strings keep the SDK off $OPENAI_ORG_ID / $OPENAI_PROJECT_ID; None sends no header.
-        self._sdk.organization = self._sdk.project = None
+        # The SDK's HTTP client loads the system's CA certificates when it is made, 50-70 ms that
+        # hold no lock: made on a thread of its own, it is ready by the time the first article's
+        # detection has run, instead of delaying it.
+        self._client = _Ready(lambda: _sdk_client(settings))
+
+    @property
+    def _sdk(self) -> openai.OpenAI:
+        return self._client.get()
 
     def close(self) -> None:
         self._sdk.close()
@@ -226,6 +226,42 @@ def _server_message(exc: openai.APIStatusError) -> tuple[str, str | None]:
         return "; ".join(str(d.get("msg", d)) for d in detail if isinstance(d, dict)), (loc[0] if loc else None)
     message = body.get("message") or detail or body.get("error") or json.dumps(body)
     return str(message)[:300], body.get("param")
+
+
+def _sdk_client(settings: Settings) -> openai.OpenAI:
+    # Everything explicit, so the SDK reads no OPENAI_* variable for these; its own
+    # retries are off because tenacity is the one transport retry layer.
+    sdk = openai.OpenAI(
+        api_key=settings.api_key or NO_KEY, base_url=settings.base_url,
+        organization="", project="", admin_api_key="", webhook_secret="",
+        timeout=settings.timeout, max_retries=0,
+    )
+    # Empty strings keep the SDK off $OPENAI_ORG_ID / $OPENAI_PROJECT_ID; None sends no header.
+    sdk.organization = sdk.project = None
+    return sdk
+
+
+class _Ready:
+    """A value made on a thread of its own; :meth:`get` waits for it (and raises what making it raised)."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._done = threading.Event()
+        self._value = self._error = None
+
+        def run() -> None:
+            try:
+                self._value = make()
+            except BaseException as exc:  # raised in the thread that asks for it
+                self._error = exc
+            finally:
+                self._done.set()
+        threading.Thread(target=run, name="rewriter-sdk-client", daemon=True).start()
+
+    def get(self) -> Any:
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._value
 
 
 def _short_error(exc: BaseException | None) -> str:
