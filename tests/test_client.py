@@ -393,3 +393,19 @@ def test_the_sdk_client_is_made_on_its_own_thread_and_its_error_reaches_the_call
     with pytest.raises(ValueError, match="no CA bundle"):
         backend.list_models()
     assert made_on == ["rewriter-sdk-client"]
+
+
+def test_the_rate_limiters_token_estimate_counts_the_messages_and_the_schema():
+    """The estimate skips encoding the whole body again, and stays within a few per cent of it."""
+    from rewriter.backends.openai_compat import _token_estimate
+    from rewriter.cache import canonical_json
+    article = (Path(__file__).parent.parent / "articles" / "000_8fabfc5d1ff5073f.txt").read_text(encoding="utf-8")
+    body = {"model": "m", "temperature": 0, "max_tokens": 4000,
+            "response_format": {"type": "json_schema", "json_schema": {"name": "claims", "strict": True,
+                                                                      "schema": load_schema("claims")}},
+            "messages": [{"role": "system", "content": "Réponds en JSON « strict »."},
+                         {"role": "user", "content": article}]}
+    full = len(canonical_json(body)) // 4
+    assert abs(_token_estimate(body) - full) <= 0.05 * full
+    without_schema = {**body, "response_format": {"type": "json_object"}}
+    assert _token_estimate(body) - _token_estimate(without_schema) >= len(canonical_json(load_schema("claims"))) // 5

@@ -18,7 +18,6 @@ import openai
 import tenacity
 
 from .. import console
-from ..cache import canonical_json
 from ..settings import Settings
 from ..turns import waiting
 from .base import (Call, ChatRequest, ChatResponse, Limiter, TransportError, completion_of, redact_url, retry_after,
@@ -52,7 +51,7 @@ class OpenAICompatible:
     def complete(self, request: ChatRequest) -> ChatResponse:
         """POST one chat completion (with transport retries), recording a Call per HTTP request."""
         s = self.settings
-        estimate = len(canonical_json(request.body)) // 4
+        estimate = _token_estimate(request.body)
         calls: list[Call] = []
 
         def send() -> dict:
@@ -226,6 +225,17 @@ def _server_message(exc: openai.APIStatusError) -> tuple[str, str | None]:
         return "; ".join(str(d.get("msg", d)) for d in detail if isinstance(d, dict)), (loc[0] if loc else None)
     message = body.get("message") or detail or body.get("error") or json.dumps(body)
     return str(message)[:300], body.get("param")
+
+
+def _token_estimate(body: dict) -> int:
+    """About the request's prompt tokens, for the rate limiter (4 characters a token; the reply's
+    usage then charges the real count): its messages' text and the rest of the body, without
+    encoding the article once more for it (0.2 ms a request)."""
+    size = len(json.dumps({k: v for k, v in body.items() if k != "messages"}, ensure_ascii=False))
+    for message in body.get("messages") or ():
+        content = message.get("content") if isinstance(message, dict) else message
+        size += len(content) if isinstance(content, str) else len(json.dumps(content, ensure_ascii=False))
+    return size // 4
 
 
 def _sdk_client(settings: Settings) -> openai.OpenAI:
