@@ -85,3 +85,52 @@ def test_critic_markup_keeps_paragraphs_and_line_breaks_outside_deletions(tmp_pa
     assert ("\n\n\n" in critic) == ("\n\n\n" in article)   # a blank line already there is not doubled
     first, second = article.splitlines()[:2]
     assert critic.startswith(f"{first}\n\n")
+
+
+def test_a_refused_request_keeps_its_slot_for_its_quick_retry_and_then_closes_the_limiter(tmp_path):
+    """At -j 1 the one slot stays with the refused request through its retry: the request waiting
+    behind it never goes (it would meet the same refusal), and is stopped once the retry is refused too."""
+    import threading
+
+    from rewriter.backends.base import ChatRequest, TransportError
+    from rewriter.backends.openai_compat import OpenAICompatible
+    from rewriter.errors import Interrupted
+    from rewriter.limiter import RateLimiter
+    from rewriter.settings import Settings
+    limiter = RateLimiter(in_flight=1)
+    backend = OpenAICompatible(Settings.from_env(base_url="http://127.0.0.1:9/v1", model="m", cache_dir=tmp_path),
+                               limiter=limiter)
+    behind: list[str] = []
+
+    def waiting_request():
+        try:
+            limiter.acquire()
+            behind.append("sent")
+            limiter.release()
+        except Interrupted:
+            behind.append("stopped")
+
+    other = threading.Thread(target=waiting_request)
+    posts = []
+
+    class Refusing:
+        def post(self, *args, **kwargs):
+            posts.append(time.monotonic())
+            if len(posts) == 1:
+                other.start()
+                time.sleep(0.1)        # the other request is waiting for the slot by now
+            exc = openai.APIConnectionError(request=httpx.Request("POST", "http://127.0.0.1:9/v1/chat/completions"))
+            exc.__cause__ = ConnectionRefusedError(111, "Connection refused")
+            raise exc
+
+    backend._client.get()
+    backend._client._value = Refusing()
+    request = ChatRequest(id="k", task="claims", body={"model": "m", "messages": []}, schema_hash="h", attempt=1)
+    try:
+        backend.complete(request)
+    except TransportError as exc:
+        assert "gave up after 2 request(s)" in str(exc)
+    else:
+        raise AssertionError("a refused request must fail")
+    other.join(5)
+    assert len(posts) == 2 and behind == ["stopped"]

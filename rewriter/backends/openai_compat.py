@@ -53,10 +53,16 @@ class OpenAICompatible:
         s = self.settings
         estimate = _token_estimate(request.body)
         calls: list[Call] = []
+        # A refused connection keeps its slot through its one quick retry (and the limiter is closed
+        # if that fails too): another article's request would otherwise take the slot meanwhile, only
+        # to meet the same refusal.
+        kept = refused = 0
 
         def send() -> dict:
-            if self.limiter is not None:
+            nonlocal kept, refused
+            if self.limiter is not None and not kept:
                 self.limiter.acquire(estimate)
+            kept = 0
             start = time.monotonic()
 
             def record(error: str | None, usage: dict) -> None:
@@ -74,13 +80,17 @@ class OpenAICompatible:
                 text = self._sdk.post("/chat/completions", body=request.body, cast_to=str)
             except openai.APIError as exc:
                 record(_short_error(exc), {})
-                if self.limiter is not None and getattr(exc, "status_code", None) in FATAL_STATUSES:
+                gone = unreachable(exc)
+                refused += gone
+                if self.limiter is not None and (getattr(exc, "status_code", None) in FATAL_STATUSES
+                                                 or refused > 1):
                     # Every other request would get the same answer: none goes out, not even one
                     # that is already waiting for this request's slot.
                     self.limiter.close()
+                kept = gone and refused == 1 and self.limiter is not None
                 raise
             finally:
-                if self.limiter is not None:
+                if self.limiter is not None and not kept:
                     self.limiter.release()
             payload = _json_object(text)
             if payload is None:
@@ -101,6 +111,9 @@ class OpenAICompatible:
         except TransportError as exc:
             exc.calls = calls
             raise
+        finally:
+            if kept:            # no retry came (--max-retries 0, or out of time)
+                self.limiter.release()
         text, finish, usage, references = completion_of(payload)
         return ChatResponse(text=text, finish_reason=finish, usage=usage, references=references, calls=calls)
 
