@@ -219,6 +219,13 @@ def _rendered(vl_convert, spec_json: str, cache: Path | None) -> tuple[bytes, by
     return svg, png
 
 
+def expect_charts(findings: list[Finding]) -> None:
+    """Chart placeholders among ``findings`` will be drawn at the end of this run: the chart helper
+    starts now (``vlrender.start``), its JavaScript engine beside the model's replies."""
+    if any(f.kind == PLACEHOLDER and f.subtype == "chart" for f in findings):
+        vlrender.start()
+
+
 def fill(text: str, findings: dict[str, Finding], proposals: list[Proposal], evidence, figures_dir: Path,
          render_cache: Path | None = None, lang: str | None = None) -> list[Proposal]:
     """Each chart or table placeholder's proposal rebuilt from checked data (see the module docstring);

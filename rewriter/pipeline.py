@@ -181,6 +181,10 @@ def _stages(article: Article, settings: Settings, options: RunOptions, asker, st
                 plan += result.plan
                 if result.error:
                     errors.append({"stage": "claims", "message": result.error})
+        if any(not call.cached for call in calls):
+            # The model is answering, not the cache: the corrections take seconds, and a first chart
+            # would start the chart engine (850 ms) only after them.
+            figures.expect_charts(findings)
 
     with stage("evidence"):
         gathered = evidence.gather(text, detection.references, sources_dir=options.sources_dir,

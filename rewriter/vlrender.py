@@ -6,16 +6,18 @@ its JavaScript engine, 850 ms of CPU on this project's 2 GHz test machine; each 
 sent, the model's slots idle. In a process of its own the charts are drawn beside the batch, on
 another core, and the article waiting for its chart gives its turn away (rewriter/turns.py).
 
-The helper is ``python -m rewriter.vlrender``, started on the first chart and kept for the
-process's life; it reads specs on stdin and answers on stdout, one at a time, each message a
-length-prefixed block; it ignores Ctrl-C (the batch it serves decides what an interrupt means) and
-ends when its stdin closes. Should it fail to start or die, the chart is drawn here, in this
+The helper is ``python -m rewriter.vlrender``, started on the first chart (or earlier, by
+:func:`start`, once a run knows it will wait on the model and then draw charts) and kept for the
+process's life. It starts its engine first, then reads specs on stdin and answers on stdout, one
+at a time, each message a length-prefixed block; it ignores Ctrl-C (the batch it serves decides
+what an interrupt means) and ends when its stdin closes. Should it fail to start or die, the chart is drawn here, in this
 process, as before: the result is the same bytes either way.
 """
 
 from __future__ import annotations
 
 import atexit
+import importlib.util
 import os
 import struct
 import subprocess
@@ -93,6 +95,24 @@ def svg_and_png(spec_json: str) -> tuple[bytes, bytes]:
     return drawn
 
 
+def start() -> None:
+    """Start the helper now, when charts are due later in this run (vl-convert installed): its
+    JavaScript engine starts beside the model's wait instead of when the first chart is asked for.
+    A no-op once it runs, has failed, or while a chart is being drawn."""
+    global _helper
+    if _helper is not None or _broken or importlib.util.find_spec("vl_convert") is None:
+        return
+    if not _lock.acquire(blocking=False):
+        return      # a chart is being drawn: the helper is there already, or being started
+    try:
+        if _helper is None and not _broken:
+            _helper = _Helper()
+    except OSError:
+        pass        # the first chart will try again, and draw here if it must
+    finally:
+        _lock.release()
+
+
 def _by_helper(spec_json: str) -> tuple[bytes, bytes] | None:
     """Drawn by the helper; None once it cannot be had (then charts are drawn here from now on)."""
     global _helper, _broken
@@ -154,8 +174,18 @@ def _receive(stream: BinaryIO) -> bytes:
     return data
 
 
+# Drawn once when the helper starts, so that its JavaScript engine is running before the first
+# real chart comes (see start()).
+_WARM_UP = ('{"$schema": "https://vega.github.io/schema/vega-lite/v5.json", "data": {"values": [{"a": 1}]}, '
+            '"mark": "bar", "encoding": {"y": {"field": "a", "type": "quantitative"}}}')
+
+
 def _serve(source: BinaryIO, sink: BinaryIO) -> None:
-    """The helper's loop: a spec in, its SVG and PNG out, until stdin closes."""
+    """The helper's loop: its engine started, then a spec in, its SVG and PNG out, until stdin closes."""
+    try:
+        draw(_WARM_UP)
+    except Exception:  # noqa: S110 - vl-convert missing or refusing: each real chart says why
+        pass
     while True:
         head = source.read(_LENGTH.size)
         if len(head) < _LENGTH.size:

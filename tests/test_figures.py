@@ -266,3 +266,53 @@ def test_a_chart_asked_for_again_is_drawn_once(monkeypatch):
     for spec in ["{1}", "{2}", "{1}", "{1}"]:
         assert vlrender.svg_and_png(spec) == (b"<svg/>", b"png")
     assert drawn == ["{1}", "{2}"]
+
+
+def test_the_chart_helper_starts_once_the_model_answers_and_not_on_a_cached_rerun(tmp_path, monkeypatch):
+    """An article with charts that waits on the model starts the helper (its engine, 850 ms) after
+    the claims reply, before the corrections are asked for; a rerun from the cache does not."""
+    from dataclasses import replace
+
+    from rewriter import vlrender
+    from rewriter.asker import build_asker
+    from rewriter.pipeline import RunOptions, run_article
+    from rewriter.settings import Settings
+    from tests.fake_llm import auto_reply
+    from tests.memory_backend import MemoryBackend
+
+    backend = MemoryBackend(auto_reply)
+    started = []
+    monkeypatch.setattr(vlrender, "start", lambda: started.append([r.task for r in backend.requests]))
+    monkeypatch.setattr(vlrender, "svg_and_png", lambda spec: (b"<svg/>", b"\x89PNG"))
+    settings = replace(Settings.from_env(base_url="http://127.0.0.1:9/v1", model="memory-model"),
+                       cache_dir=tmp_path / "cache", research=())
+    article = ARTICLES / "001_1fd71789d594d0fc.txt"            # four chart placeholders
+    for _ in range(2):
+        with build_asker(settings, backend=backend) as asker:
+            run_article(article, settings, RunOptions(out_root=tmp_path / "out"), asker=asker)
+    assert started == [["claims"]]
+    assert [r.task for r in backend.requests] == ["claims", "corrections"]     # the rerun asked nothing
+
+
+def test_the_helper_is_started_at_most_once(monkeypatch):
+    from rewriter import vlrender
+    pytest.importorskip("vl_convert")
+    made = []
+
+    class Fake:
+        def __init__(self):
+            made.append(self)
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(vlrender, "_Helper", Fake)
+    monkeypatch.setattr(vlrender, "_helper", None)
+    monkeypatch.setattr(vlrender, "_broken", False)
+    vlrender.start()
+    vlrender.start()
+    assert len(made) == 1 and vlrender._helper is made[0]
+    monkeypatch.setattr(vlrender, "_helper", None)
+    monkeypatch.setattr(vlrender, "_broken", True)             # it failed before: charts are drawn here
+    vlrender.start()
+    assert len(made) == 1
