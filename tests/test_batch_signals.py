@@ -59,10 +59,11 @@ def test_a_signalled_batch_writes_its_summary_and_resumes_without_repeating_a_re
         env = {**os.environ, "MISTRAL_BASE_URL": fake.base_url, "REWRITER_MODEL": "fake-model"}
         proc = subprocess.Popen([sys.executable, "-c", CLI, "batch", str(folder), "--out", str(out), "-j", "2"],
                                 cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        # Two requests in flight at most: two articles are done (claims, then corrections) and two
-        # more requests are in flight, with LATENCY seconds to go.
+        # Two requests in flight at most: four answered (the claims of the first articles, or a
+        # claims and corrections pair) and two more in flight, with LATENCY seconds to go. The test
+        # may look a little later than that moment: what counts is what was sent before the signal.
         wait_for(lambda: sum(r.replied is not None for r in fake.chat_records) >= 4
-                 and len(fake.chat_records) >= 6, proc, "two articles done and two requests in flight")
+                 and len(fake.chat_records) >= 6, proc, "four requests answered and two in flight")
         signalled = time.monotonic()
         proc.send_signal(signum)
         _, stderr = proc.communicate(timeout=30)
@@ -75,9 +76,11 @@ def test_a_signalled_batch_writes_its_summary_and_resumes_without_repeating_a_re
         assert len(summary["articles"]) == len(SEEDS)
         done = [a for a in summary["articles"] if a["ok"]]
         not_run = [a for a in summary["articles"] if not a["ok"]]
-        # The two done before the signal, and a third when a request in flight was its last one.
-        assert len(done) in (2, 3) and all((out / os.path.basename(a["out_dir"]) / "report.json").exists()
-                                           for a in done)
+        # Each article done has had its claims and its corrections answered; every corrections
+        # request sent before the signal finished an article (the ones in flight were waited for).
+        corrections = [r for r in first if r.body["response_format"]["json_schema"]["name"] == "corrections"]
+        assert len(done) == len(corrections) >= 2
+        assert all((out / os.path.basename(a["out_dir"]) / "report.json").exists() for a in done)
         assert sum(a["requests"] for a in done) == 2 * len(done)
         last = stderr.strip().splitlines()[-1]
         assert last.startswith(f"Error: batch interrupted by {name}: {len(done)} of {len(SEEDS)} article(s) done, "
@@ -85,11 +88,12 @@ def test_a_signalled_batch_writes_its_summary_and_resumes_without_repeating_a_re
         assert "run the same command again to resume" in last
         assert all(f"not run; the batch was interrupted by {name}" in a["error"] for a in not_run)
         assert sorted(summary["failed"]) == sorted(a["path"] for a in not_run)
-        # After the signal no request left; those in flight were answered and waited for.
-        assert len(first) == 6 and all(r.received < signalled for r in first)
+        # After the signal no request left; those in flight (two at most, -j 2) were answered and
+        # waited for.
+        assert len(first) >= 6 and all(r.received < signalled for r in first)
         assert all(r.replied is not None and r.status == 200 for r in first)
         finished = {body_key(r) for r in first if r.replied < signalled}
-        assert len(finished) == 4
+        assert len(finished) >= 4 and len(first) - len(finished) <= 2
 
         env = {"MISTRAL_BASE_URL": fake.base_url, "REWRITER_MODEL": "fake-model"}
         again = CliRunner().invoke(cli, ["batch", str(folder), "--out", str(out), "-j", "2"], env=env,
