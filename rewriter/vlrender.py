@@ -10,8 +10,8 @@ The helper is ``python -m rewriter.vlrender``, started on the first chart (or ea
 :func:`start`, once a run knows it will wait on the model and then draw charts) and kept for the
 process's life. It starts its engine first, then reads specs on stdin and answers on stdout, one
 at a time, each message a length-prefixed block; it ignores Ctrl-C (the batch it serves decides
-what an interrupt means) and ends when its stdin closes. Should it fail to start or die, the chart is drawn here, in this
-process, as before: the result is the same bytes either way.
+what an interrupt means) and ends when its stdin closes. Should it fail to start or die, the chart
+is drawn here, in this process, as before: the result is the same bytes either way.
 """
 
 from __future__ import annotations

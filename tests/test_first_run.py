@@ -134,3 +134,34 @@ def test_a_refused_request_keeps_its_slot_for_its_quick_retry_and_then_closes_th
         raise AssertionError("a refused request must fail")
     other.join(5)
     assert len(posts) == 2 and behind == ["stopped"]
+
+
+def test_a_refused_request_is_not_retried_once_the_batch_is_stopping(tmp_path):
+    """The slot kept for the quick retry is given back, and nothing sent, if the batch was
+    interrupted meanwhile (no new request after a signal)."""
+    import pytest
+
+    from rewriter.backends.base import ChatRequest
+    from rewriter.backends.openai_compat import OpenAICompatible
+    from rewriter.errors import Interrupted
+    from rewriter.limiter import RateLimiter
+    from rewriter.settings import Settings
+    limiter = RateLimiter(in_flight=1)
+    backend = OpenAICompatible(Settings.from_env(base_url="http://127.0.0.1:9/v1", model="m", cache_dir=tmp_path),
+                               limiter=limiter)
+    posts = []
+
+    class RefusingThenInterrupted:
+        def post(self, *args, **kwargs):
+            posts.append(1)
+            limiter.close()                 # the batch is interrupted while this request is out
+            exc = openai.APIConnectionError(request=httpx.Request("POST", "http://127.0.0.1:9/v1/chat/completions"))
+            exc.__cause__ = ConnectionRefusedError(111, "Connection refused")
+            raise exc
+
+    backend._client.get()
+    backend._client._value = RefusingThenInterrupted()
+    request = ChatRequest(id="k", task="claims", body={"model": "m", "messages": []}, schema_hash="h", attempt=1)
+    with pytest.raises(Interrupted):
+        backend.complete(request)
+    assert posts == [1] and limiter._out == 0

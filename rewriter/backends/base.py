@@ -98,6 +98,11 @@ class Limiter(Protocol):
     def pause(self, seconds: float) -> None:
         """Hold every worker back: the server asked to wait (429 with Retry-After)."""
 
+    closed: bool
+
+    def close(self) -> None:
+        """Let no further request go (every other request would meet the same error, or the batch stops)."""
+
 
 class TransportError(LLMError):
     """The server could not be used: ``status`` is the HTTP status, None when no response came.

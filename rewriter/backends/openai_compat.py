@@ -18,6 +18,7 @@ import openai
 import tenacity
 
 from .. import console
+from ..errors import Interrupted
 from ..settings import Settings
 from ..turns import waiting
 from .base import (Call, ChatRequest, ChatResponse, Limiter, TransportError, completion_of, redact_url, retry_after,
@@ -56,13 +57,17 @@ class OpenAICompatible:
         # A refused connection keeps its slot through its one quick retry (and the limiter is closed
         # if that fails too): another article's request would otherwise take the slot meanwhile, only
         # to meet the same refusal.
-        kept = refused = 0
+        kept, refused = False, 0
 
         def send() -> dict:
             nonlocal kept, refused
             if self.limiter is not None and not kept:
                 self.limiter.acquire(estimate)
-            kept = 0
+            elif kept and self.limiter.closed:      # interrupted during the retry's wait: it is not sent
+                kept = False
+                self.limiter.release()
+                raise Interrupted("no new request: the batch is stopping")
+            kept = False
             start = time.monotonic()
 
             def record(error: str | None, usage: dict) -> None:
