@@ -87,19 +87,45 @@ def test_critic_markup_keeps_paragraphs_and_line_breaks_outside_deletions(tmp_pa
     assert critic.startswith(f"{first}\n\n")
 
 
-def test_a_refused_request_keeps_its_slot_for_its_quick_retry_and_then_closes_the_limiter(tmp_path):
-    """At -j 1 the one slot stays with the refused request through its retry: the request waiting
-    behind it never goes (it would meet the same refusal), and is stopped once the retry is refused too."""
-    import threading
+class _Refusing:
+    """The SDK client's stand-in: every POST is refused; ``on_post(n)`` runs first, n counting from 1."""
 
-    from rewriter.backends.base import ChatRequest, TransportError
+    def __init__(self, on_post=lambda n: None) -> None:
+        self.posts = 0
+        self.on_post = on_post
+
+    def post(self, *args, **kwargs):
+        self.posts += 1
+        self.on_post(self.posts)
+        exc = openai.APIConnectionError(request=httpx.Request("POST", "http://127.0.0.1:9/v1/chat/completions"))
+        exc.__cause__ = ConnectionRefusedError(111, "Connection refused")
+        raise exc
+
+
+def _refused_backend(tmp_path, client: _Refusing):
+    """A backend over ``client`` with a one-slot limiter, and a request for it."""
+    from rewriter.backends.base import ChatRequest
     from rewriter.backends.openai_compat import OpenAICompatible
-    from rewriter.errors import Interrupted
     from rewriter.limiter import RateLimiter
     from rewriter.settings import Settings
     limiter = RateLimiter(in_flight=1)
     backend = OpenAICompatible(Settings.from_env(base_url="http://127.0.0.1:9/v1", model="m", cache_dir=tmp_path),
                                limiter=limiter)
+    backend._client.get()
+    backend._client._value = client
+    request = ChatRequest(id="k", task="claims", body={"model": "m", "messages": []}, schema_hash="h", attempt=1)
+    return backend, limiter, request
+
+
+def test_a_refused_request_keeps_its_slot_for_its_quick_retry_and_then_closes_the_limiter(tmp_path):
+    """At -j 1 the one slot stays with the refused request through its retry: the request waiting
+    behind it never goes (it would meet the same refusal), and is stopped once the retry is refused too."""
+    import threading
+
+    import pytest
+
+    from rewriter.backends.base import TransportError
+    from rewriter.errors import Interrupted
     behind: list[str] = []
 
     def waiting_request():
@@ -111,29 +137,18 @@ def test_a_refused_request_keeps_its_slot_for_its_quick_retry_and_then_closes_th
             behind.append("stopped")
 
     other = threading.Thread(target=waiting_request)
-    posts = []
 
-    class Refusing:
-        def post(self, *args, **kwargs):
-            posts.append(time.monotonic())
-            if len(posts) == 1:
-                other.start()
-                time.sleep(0.1)        # the other request is waiting for the slot by now
-            exc = openai.APIConnectionError(request=httpx.Request("POST", "http://127.0.0.1:9/v1/chat/completions"))
-            exc.__cause__ = ConnectionRefusedError(111, "Connection refused")
-            raise exc
+    def first_post(n: int) -> None:
+        if n == 1:
+            other.start()
+            time.sleep(0.1)        # the other request is waiting for the slot by now
 
-    backend._client.get()
-    backend._client._value = Refusing()
-    request = ChatRequest(id="k", task="claims", body={"model": "m", "messages": []}, schema_hash="h", attempt=1)
-    try:
+    client = _Refusing(first_post)
+    backend, limiter, request = _refused_backend(tmp_path, client)
+    with pytest.raises(TransportError, match=r"gave up after 2 request\(s\)"):
         backend.complete(request)
-    except TransportError as exc:
-        assert "gave up after 2 request(s)" in str(exc)
-    else:
-        raise AssertionError("a refused request must fail")
     other.join(5)
-    assert len(posts) == 2 and behind == ["stopped"]
+    assert client.posts == 2 and behind == ["stopped"]
 
 
 def test_a_refused_request_is_not_retried_once_the_batch_is_stopping(tmp_path):
@@ -141,27 +156,9 @@ def test_a_refused_request_is_not_retried_once_the_batch_is_stopping(tmp_path):
     interrupted meanwhile (no new request after a signal)."""
     import pytest
 
-    from rewriter.backends.base import ChatRequest
-    from rewriter.backends.openai_compat import OpenAICompatible
     from rewriter.errors import Interrupted
-    from rewriter.limiter import RateLimiter
-    from rewriter.settings import Settings
-    limiter = RateLimiter(in_flight=1)
-    backend = OpenAICompatible(Settings.from_env(base_url="http://127.0.0.1:9/v1", model="m", cache_dir=tmp_path),
-                               limiter=limiter)
-    posts = []
-
-    class RefusingThenInterrupted:
-        def post(self, *args, **kwargs):
-            posts.append(1)
-            limiter.close()                 # the batch is interrupted while this request is out
-            exc = openai.APIConnectionError(request=httpx.Request("POST", "http://127.0.0.1:9/v1/chat/completions"))
-            exc.__cause__ = ConnectionRefusedError(111, "Connection refused")
-            raise exc
-
-    backend._client.get()
-    backend._client._value = RefusingThenInterrupted()
-    request = ChatRequest(id="k", task="claims", body={"model": "m", "messages": []}, schema_hash="h", attempt=1)
+    client = _Refusing(lambda n: limiter.close())      # the batch is interrupted while the request is out
+    backend, limiter, request = _refused_backend(tmp_path, client)
     with pytest.raises(Interrupted):
         backend.complete(request)
-    assert posts == [1] and limiter._out == 0
+    assert client.posts == 1 and limiter._out == 0
