@@ -51,8 +51,10 @@ class _Helper:
                                                                           os.environ.get("PYTHONPATH")]))}
         self.process = subprocess.Popen([sys.executable, "-m", "rewriter.vlrender"], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, env=env)
+        self.asked = 0
 
     def draw(self, spec_json: str) -> tuple[bytes, bytes]:
+        self.asked += 1
         _send(self.process.stdin, spec_json.encode("utf-8"))
         status = self.process.stdout.read(1)
         if status == _OK:
@@ -62,6 +64,9 @@ class _Helper:
         raise OSError("the chart helper ended")
 
     def close(self) -> None:
+        if not self.asked:
+            self.process.kill()     # started early and never asked (the run ended first): no need to
+                                    # wait for its engine to finish starting
         try:
             self.process.stdin.close()
             self.process.wait(5)

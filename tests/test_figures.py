@@ -316,3 +316,22 @@ def test_the_helper_is_started_at_most_once(monkeypatch):
     monkeypatch.setattr(vlrender, "_broken", True)             # it failed before: charts are drawn here
     vlrender.start()
     assert len(made) == 1
+
+
+def test_a_helper_started_early_and_never_asked_is_not_waited_for(monkeypatch):
+    """A run that ends before its first chart (an error, an interrupt) does not wait at exit for the
+    engine of a helper it started early; a helper that has drawn ends when its stdin closes."""
+    pytest.importorskip("vl_convert")
+    from rewriter import vlrender
+    monkeypatch.setattr(vlrender, "_helper", None)
+    monkeypatch.setattr(vlrender, "_broken", False)
+    vlrender.start()
+    process = vlrender._helper.process
+    vlrender.close()
+    assert process.returncode is not None and process.returncode < 0      # killed, not waited for
+    monkeypatch.setattr(vlrender, "_recent", vlrender.OrderedDict())
+    vlrender.svg_and_png(json.dumps({"data": {"values": [{"a": 1}]}, "mark": "bar",
+                                     "encoding": {"y": {"field": "a", "type": "quantitative"}}}))
+    process = vlrender._helper.process
+    vlrender.close()
+    assert process.returncode == 0                                         # asked: it ended by itself
