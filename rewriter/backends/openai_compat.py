@@ -251,7 +251,7 @@ def _token_estimate(body: dict) -> int:
     encoding the article once more for it (0.2 ms a request)."""
     size = len(json.dumps({k: v for k, v in body.items() if k != "messages"}, ensure_ascii=False))
     for message in body.get("messages") or ():
-        content = message.get("content") if isinstance(message, dict) else message
+        content = message.get("content")
         size += len(content) if isinstance(content, str) else len(json.dumps(content, ensure_ascii=False))
     return size // 4
 
